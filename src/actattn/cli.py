@@ -1,0 +1,137 @@
+"""The ``actattn`` command: synth, fit, test, predict, visualize, demo."""
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import yaml
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    from actattn.data.synthetic import preset, write_dataset
+
+    counts = {"train": args.train, "validation": args.validation}
+    paths = write_dataset(Path(args.out), preset(args.preset), seed=args.seed, counts=counts, workers=args.workers)
+    for split, path in paths.items():
+        print(f"{split}: {path}")
+
+
+def cmd_fit(args: argparse.Namespace) -> None:
+    from actattn.experiment import fit, load_config, save_json
+
+    config = load_config(args.config, args.set)
+    module, _, seconds = fit(config, resume=args.resume)
+    metrics = {k: float(v) for k, v in module.trainer.callback_metrics.items()}
+    path = save_json({**metrics, "train_seconds": seconds}, Path(config["out"]) / "fit_metrics.json")
+    print(f"trained in {seconds:.1f} s; checkpoints in {Path(config['out']) / 'checkpoints'}; metrics in {path}")
+
+
+def cmd_test(args: argparse.Namespace) -> None:
+    from actattn.experiment import load_config, save_json, test
+
+    config = load_config(args.config, args.set)
+    metrics, seconds = test(config, args.checkpoint)
+    save_json({**metrics, "eval_seconds": seconds}, Path(config["out"]) / "test_metrics.json")
+    print(json.dumps(metrics, indent=2))
+
+
+def cmd_visualize(args: argparse.Namespace) -> None:
+    from actattn.experiment import build_datamodule, load_config, write_pictures
+    from actattn.train import ActionRecognizer
+
+    config = load_config(args.config, args.set)
+    module = ActionRecognizer.load_from_checkpoint(args.checkpoint, map_location="cpu")
+    datamodule = build_datamodule(config)
+    for path in write_pictures(module, datamodule.test_dataset, args.out, count=args.count):
+        print(path)
+
+
+@torch.no_grad()
+def cmd_predict(args: argparse.Namespace) -> None:
+    from actattn.data.sampling import segment_indices
+    from actattn.data.transforms import eval_transform
+    from actattn.data.video import probe, read_video
+    from actattn.experiment import save_json
+    from actattn.train import ActionRecognizer
+    from actattn.viz import attention_animation, attention_columns, attention_figure, denormalize
+
+    module = ActionRecognizer.load_from_checkpoint(args.checkpoint, map_location="cpu").eval()
+    hp = module.hparams
+    indices = segment_indices(probe(args.video).num_frames, hp.num_segments, train=False, rng=None)
+    sample = eval_transform(hp.image_size)({"video": read_video(args.video, indices)})
+    output = module(sample["video"][None])
+    probs = output.logits["action"][0].softmax(-1)
+    top = probs.topk(min(args.top, len(probs)))
+    ranked = [{"label": hp.class_names[int(i)], "probability": float(p)} for p, i in zip(top.values, top.indices)]
+    for rank, item in enumerate(ranked, start=1):
+        print(f"{rank}. {item['label']}  ({item['probability']:.3f})")
+    out = Path(args.out)
+    frames = denormalize(sample["video"])
+    columns = attention_columns(output, 0, hp.class_names)
+    title = f"{Path(args.video).name}: predicted '{ranked[0]['label']}'"
+    attention_figure(frames, columns, out / "attention.png", title)
+    attention_animation(frames, columns, out / "attention.gif")
+    save_json({"video": str(args.video), "frames": indices, "top": ranked}, out / "predictions.json")
+    print(f"attention overlays: {out / 'attention.png'}, {out / 'attention.gif'}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from actattn.demo import run_demo
+
+    config = yaml.safe_load(Path(args.config).read_text())
+    if args.out:
+        config["out"] = args.out
+    run_demo(config)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="actattn", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="render SynthHOI scenes to MP4 + Something-Something V2 annotations")
+    s.add_argument("--preset", default="default")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.add_argument("--train", type=int, default=1000)
+    s.add_argument("--validation", type=int, default=200)
+    s.add_argument("--workers", type=int, default=2)
+    s.set_defaults(func=cmd_synth)
+
+    for name, func, text in (("fit", cmd_fit, "train from a YAML config"), ("test", cmd_test, "evaluate a checkpoint"),
+                             ("visualize", cmd_visualize, "attention pictures for held-out clips")):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("--config", required=True)
+        c.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a config value")
+        if name == "fit":
+            c.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt")
+        else:
+            c.add_argument("--checkpoint", required=True)
+        if name == "visualize":
+            c.add_argument("--out", required=True)
+            c.add_argument("--count", type=int, default=8)
+        c.set_defaults(func=func)
+
+    r = sub.add_parser("predict", help="top-5 labels and attention overlays for one video")
+    r.add_argument("video")
+    r.add_argument("--checkpoint", required=True)
+    r.add_argument("--out", required=True)
+    r.add_argument("--top", type=int, default=5)
+    r.set_defaults(func=cmd_predict)
+
+    d = sub.add_parser("demo", help="render SynthHOI, train and compare models, write metrics and pictures")
+    d.add_argument("--config", default="configs/demo.yaml")
+    d.add_argument("--out", help="override the config's output folder")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""The Lightning module that trains and evaluates any model of :func:`actattn.create_model`.
+
+Losses: softmax cross-entropy for single-label sets (SSv2, HMDB51, MPII), weighted sigmoid
+cross-entropy for multi-label sets (HICO; ``pos_weight=10`` as the Attentional Pooling code), plus
+the pose heatmap loss when a head predicts pose and the batch carries keypoints. Metrics come from
+torchmetrics: top-1, top-5, mean class accuracy and mAP (single-label), mAP (multi-label).
+"""
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torchmetrics import MetricCollection
+from torchmetrics.classification import (
+    MulticlassAccuracy,
+    MulticlassAveragePrecision,
+    MultilabelAveragePrecision,
+)
+
+from actattn.data.pose import keypoint_heatmaps
+from actattn.heads import pose_heatmap_loss
+from actattn.models import create_model
+from actattn.output import ModelOutput
+
+SCHEDULES = ("none", "step", "multistep", "cosine")
+
+
+def make_metrics(num_classes: int, multi_label: bool) -> MetricCollection:
+    """The held-out metrics: top-1/top-5/mean class accuracy/mAP, or mAP for multi-label sets."""
+    if multi_label:
+        return MetricCollection({"mAP": MultilabelAveragePrecision(num_labels=num_classes)})
+    return MetricCollection(
+        {
+            "top1": MulticlassAccuracy(num_classes, top_k=1, average="micro"),
+            "top5": MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro"),
+            "mean_class_accuracy": MulticlassAccuracy(num_classes, average="macro"),
+            "mAP": MulticlassAveragePrecision(num_classes, average="macro"),
+        }
+    )
+
+
+class ActionRecognizer(L.LightningModule):
+    """Backbone + head (by name, see :func:`actattn.list_models`) with its losses and metrics.
+
+    ``class_names``, ``image_size`` and ``num_segments`` are kept in the checkpoint so that
+    ``actattn predict`` can rebuild the input pipeline without the training config.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        num_classes: int,
+        *,
+        backbone: str = "resnet50",
+        pretrained: bool = False,
+        backbone_kwargs: dict[str, Any] | None = None,
+        head_kwargs: dict[str, Any] | None = None,
+        multi_label: bool = False,
+        pos_weight: float = 10.0,
+        pose_weight: float = 1.0,
+        optimizer: str = "sgd",
+        lr: float = 1e-3,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        schedule: str = "none",
+        interval: str = "epoch",
+        step_size: int = 1,
+        milestones: tuple[int, ...] = (),
+        gamma: float = 0.1,
+        class_names: list[str] | None = None,
+        image_size: int = 224,
+        num_segments: int = 8,
+    ):
+        super().__init__()
+        if optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        self.save_hyperparameters()
+        self.model = create_model(
+            name,
+            num_classes=num_classes,
+            backbone=backbone,
+            pretrained=pretrained,
+            backbone_kwargs=backbone_kwargs,
+            **(head_kwargs or {}),
+        )
+        self.val_metrics = make_metrics(num_classes, multi_label).clone(prefix="val/")
+        self.test_metrics = make_metrics(num_classes, multi_label).clone(prefix="test/")
+
+    def forward(self, video: Tensor) -> ModelOutput:
+        return self.model(video)
+
+    def losses(self, out: ModelOutput, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Action loss, plus the pose loss when the head predicts pose and keypoints are given."""
+        logits = out.logits["action"]
+        if self.hparams.multi_label:
+            weight = torch.full_like(logits[0], self.hparams.pos_weight)
+            action = F.binary_cross_entropy_with_logits(logits, batch["label"].float(), pos_weight=weight)
+        else:
+            action = F.cross_entropy(logits, batch["label"])
+        losses = {"action": action}
+        if "pose" in out.aux and "keypoints" in batch:
+            pred = out.aux["pose"]
+            target, valid = keypoint_heatmaps(
+                batch["keypoints"], image_size=tuple(batch["video"].shape[-2:]), grid=tuple(pred.shape[-2:])
+            )
+            losses["pose"] = self.hparams.pose_weight * pose_heatmap_loss(pred, target, valid)
+        return losses
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        losses = self.losses(self(batch["video"]), batch)
+        loss = sum(losses.values())
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss at step {self.global_step}: {losses}")
+        batch_size = len(batch["video"])
+        self.log_dict({f"train/loss_{k}": v for k, v in losses.items()}, batch_size=batch_size)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
+        return loss
+
+    def _evaluate(self, batch: dict[str, Tensor], metrics: MetricCollection, stage: str) -> None:
+        out = self(batch["video"])
+        loss = sum(self.losses(out, batch).values())
+        metrics.update(out.logits["action"], batch["label"])
+        self.log(f"{stage}/loss", loss, batch_size=len(batch["video"]), sync_dist=True)
+        self.log_dict(metrics, prog_bar=stage == "val")
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, self.val_metrics, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, self.test_metrics, "test")
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> ModelOutput:
+        return self(batch["video"])
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        if hp.optimizer == "sgd":
+            optimizer = torch.optim.SGD(
+                self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
+            )
+        else:
+            optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.schedule == "none":
+            return {"optimizer": optimizer}
+        if hp.schedule == "step":
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, hp.step_size, hp.gamma)
+        elif hp.schedule == "multistep":
+            scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(hp.milestones), hp.gamma)
+        else:
+            horizon = self.trainer.estimated_stepping_batches if hp.interval == "step" else self.trainer.max_epochs
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, int(horizon)))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": hp.interval}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Keep every RNG state, so that a resumed run draws the same dropout masks as an unbroken one."""
+        checkpoint["rng_states"] = {
+            "torch": torch.get_rng_state(),
+            "numpy": np.random.get_state(),
+            "python": random.getstate(),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        states = checkpoint.get("rng_states")
+        if states is not None:
+            torch.set_rng_state(states["torch"])
+            np.random.set_state(states["numpy"])
+            random.setstate(states["python"])
