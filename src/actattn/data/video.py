@@ -1,0 +1,102 @@
+"""Video decoding and encoding through PyAV.
+
+Every failure names the file: a missing file, a file FFmpeg cannot open, a file without a
+video stream, and a file with no decodable frame all raise :class:`VideoDecodeError`.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+class VideoDecodeError(RuntimeError):
+    """A video could not be read; the message names the file and the reason."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    num_frames: int
+    fps: float
+    height: int
+    width: int
+
+
+def _open(path: str | Path) -> av.container.InputContainer:
+    path = Path(path)
+    if not path.is_file():
+        raise VideoDecodeError(path, "no such file")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, UnicodeDecodeError) as err:
+        raise VideoDecodeError(path, f"cannot be opened as a video ({err})") from err
+    if not container.streams.video:
+        container.close()
+        raise VideoDecodeError(path, "has no video stream")
+    return container
+
+
+def _decode_all(path: str | Path) -> tuple[list[np.ndarray], float]:
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+        frames = []
+        try:
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="rgb24"))
+        except av.FFmpegError as err:
+            if not frames:
+                raise VideoDecodeError(path, f"decoding failed ({err})") from err
+    if not frames:
+        raise VideoDecodeError(path, "contains no decodable frame")
+    return frames, fps
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Frame count (by decoding, since container metadata is often wrong), fps and size."""
+    frames, fps = _decode_all(path)
+    height, width = frames[0].shape[:2]
+    return VideoInfo(len(frames), fps, height, width)
+
+
+def read_video(path: str | Path, indices: Sequence[int] | None = None) -> np.ndarray:
+    """Decode ``path`` to ``(T, H, W, 3)`` uint8 RGB; ``indices`` picks frames (repeats allowed).
+
+    Indices beyond the last decodable frame are clamped to it, so a container whose header
+    over-states its length still yields a clip; a negative index is an error.
+    """
+    frames, _ = _decode_all(path)
+    if indices is None:
+        return np.stack(frames)
+    if any(i < 0 for i in indices):
+        raise VideoDecodeError(path, f"negative frame index in {list(indices)}")
+    last = len(frames) - 1
+    return np.stack([frames[min(i, last)] for i in indices])
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float = 12.0, crf: int = 18) -> None:
+    """Encode ``(T, H, W, 3)`` uint8 RGB as H.264 MP4 (single-threaded, so bytes are reproducible)."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"{path}: expected (T, H, W, 3) uint8 frames, got {frames.shape} {frames.dtype}")
+    if frames.shape[1] % 2 or frames.shape[2] % 2:
+        raise ValueError(f"{path}: H.264 needs even height and width, got {frames.shape[1:3]}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=round(fps))
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        stream.thread_count = 1
+        stream.options = {"crf": str(crf), "preset": "veryfast", "tune": "zerolatency"}
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
