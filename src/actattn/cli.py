@@ -24,8 +24,12 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
     config = load_config(args.config, args.set)
     module, _, seconds = fit(config, resume=args.resume)
-    metrics = {k: float(v) for k, v in module.trainer.callback_metrics.items()}
-    path = save_json({**metrics, "train_seconds": seconds}, Path(config["out"]) / "fit_metrics.json")
+    trainer = module.trainer
+    if not trainer.is_global_zero:
+        return
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    run = {"train_seconds": seconds, "global_step": trainer.global_step, "world_size": trainer.world_size}
+    path = save_json({**metrics, **run}, Path(config["out"]) / "fit_metrics.json")
     print(f"trained in {seconds:.1f} s; checkpoints in {Path(config['out']) / 'checkpoints'}; metrics in {path}")
 
 
@@ -45,7 +49,7 @@ def cmd_visualize(args: argparse.Namespace) -> None:
     config = load_config(args.config, args.set)
     module = ActionRecognizer.load_from_checkpoint(args.checkpoint, map_location="cpu")
     datamodule = build_datamodule(config)
-    for path in write_pictures(module, datamodule.test_dataset, args.out, count=args.count):
+    for path in write_pictures(module, datamodule.datasets["test"], args.out, count=args.count):
         print(path)
 
 

@@ -56,7 +56,7 @@ def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
         module, datamodule, train_seconds = fit(run)
         metrics, eval_seconds = test(run, run["out"] / "checkpoints" / "last.ckpt")
         results[name] = {**metrics, "train_seconds": train_seconds, "eval_seconds": eval_seconds}
-        write_pictures(module, datamodule.test_dataset, out / "pictures" / name, count=config.get("pictures", 4))
+        write_pictures(module, datamodule.datasets["test"], out / "pictures" / name, count=config.get("pictures", 4))
     save_json(results, out / "metrics.json")
     print("\nHeld-out SynthHOI results\n" + table(results))
     print(f"\nmetrics: {out / 'metrics.json'}   pictures: {out / 'pictures'}")

@@ -1,0 +1,97 @@
+"""A video list as a plain CSV file of ``path,label`` rows, and a dataset over it.
+
+- The header row ``path,label`` is optional.
+- ``label`` is a class id (an integer) or, given ``class_names``, a class name.
+- A relative ``path`` is taken relative to ``root`` if given, otherwise to the CSV's folder.
+"""
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from actattn.data.sampling import ClipDataset, ClipRecord
+
+
+def _parse_label(text: str, class_index: dict[str, int] | None) -> int:
+    text = text.strip()
+    if text.lstrip("-").isdigit():
+        label = int(text)
+        if label < 0 or (class_index is not None and label >= len(class_index)):
+            limit = "" if class_index is None else f" below {len(class_index)}"
+            raise ValueError(f"class id {label} must be non-negative{limit}")
+        return label
+    if class_index is None:
+        raise ValueError(f"label {text!r} is not an integer id (pass class_names to use class names)")
+    if text not in class_index:
+        raise ValueError(f"unknown class name {text!r}")
+    return class_index[text]
+
+
+def read_csv_list(
+    path: str | Path, *, class_names: Sequence[str] | None = None, root: str | Path | None = None
+) -> list[tuple[Path, int]]:
+    """``(video path, class id)`` per row; a malformed row raises ValueError naming file and line."""
+    path = Path(path)
+    base = Path(root) if root is not None else path.parent
+    class_index = None if class_names is None else {name: i for i, name in enumerate(class_names)}
+    rows = []
+    with open(path, encoding="utf-8-sig", newline="") as file:
+        reader = csv.reader(file)
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if not rows and [cell.strip().lower() for cell in row] == ["path", "label"]:
+                continue
+            try:
+                if len(row) != 2:
+                    raise ValueError(f"expected 2 fields 'path,label', got {len(row)}: {row!r}")
+                if not row[0].strip():
+                    raise ValueError("empty path")
+                label = _parse_label(row[1], class_index)
+            except ValueError as err:
+                raise ValueError(f"{path}, line {reader.line_num}: {err}") from None
+            rows.append((base / row[0].strip(), label))
+    return rows
+
+
+class CsvVideoList(ClipDataset):
+    """The videos of a ``path,label`` CSV file with TSN sampling.
+
+    ``class_names`` (if given) names the classes and allows names in the label column; otherwise
+    labels are integer ids and ``class_names`` is ``["0", "1", ...]`` up to the largest id.
+    See :class:`~actattn.data.sampling.ClipDataset` for the sample and the bad-video behaviour.
+    """
+
+    def __init__(
+        self,
+        csv_file: str | Path,
+        *,
+        class_names: Sequence[str] | None = None,
+        root: str | Path | None = None,
+        num_segments: int = 8,
+        train: bool,
+        transform: Callable[[dict, np.random.Generator | None], dict],
+        seed: int = 0,
+        skip_bad_videos: bool = False,
+        clip_stride: int | None = None,
+    ):
+        rows = read_csv_list(csv_file, class_names=class_names, root=root)
+        if class_names is None:
+            class_names = [str(i) for i in range(max((label for _, label in rows), default=-1) + 1)]
+        self.class_names = list(class_names)
+        super().__init__(
+            [ClipRecord(video, label) for video, label in rows],
+            num_segments=num_segments,
+            train=train,
+            transform=transform,
+            seed=seed,
+            skip_bad_videos=skip_bad_videos,
+            clip_stride=clip_stride,
+        )
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)

@@ -1,0 +1,172 @@
+"""One LightningDataModule for the video formats: Something-Something V2 JSON or a ``path,label`` CSV.
+
+Under DDP, Lightning swaps the training loader's shuffling for a ``DistributedSampler`` itself;
+nothing here builds samplers. Training augmentation is seeded per sample by
+``(seed, epoch, index)`` (:mod:`actattn.data.sampling`): the training loader sets the dataset's
+epoch from the trainer as each epoch's pass starts, before (persistent) workers fetch anything.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import lightning as L
+from torch.utils.data import DataLoader, default_collate
+
+from actattn.data.csv_list import CsvVideoList, read_csv_list
+from actattn.data.sampling import ClipDataset
+from actattn.data.ssv2 import SomethingSomethingV2, read_labels
+from actattn.data.transforms import eval_transform, flip_label_map, train_transform
+
+FORMATS = ("ssv2", "csv")
+
+
+def collate_drop_none(batch: list[dict | None]) -> dict | None:
+    """Default-collate the samples that are not ``None`` (skipped bad videos); ``None`` if none is left."""
+    samples = [sample for sample in batch if sample is not None]
+    return default_collate(samples) if samples else None
+
+
+class EpochSyncedLoader(DataLoader):
+    """A DataLoader that sets ``dataset.set_epoch(epoch())`` as each pass starts (unless ``None``).
+
+    This happens in the main process before any index is sent to a worker, and the epoch lives
+    in shared memory, so persistent workers sample the new epoch from its first batch on.
+    """
+
+    def __init__(self, *args, epoch: Callable[[], int | None], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.epoch = epoch
+
+    def __iter__(self):
+        current = self.epoch()
+        if current is not None:
+            self.dataset.set_epoch(current)
+        return super().__iter__()
+
+
+class VideoDataModule(L.LightningDataModule):
+    """Datasets and loaders for train/val/test video lists in one format.
+
+    format "ssv2": ``train_file``/``val_file``/``test_file`` are SSv2 split JSON files, with
+    ``labels_file`` and ``video_dir`` (videos ``{id}{video_ext}``); ``keypoints`` reads
+    ``groundtruth_dir/{id}.npz``. format "csv": the files are ``path,label`` CSVs, relative paths
+    resolved against ``video_dir`` if given (else each CSV's folder); ``class_names`` is optional
+    (default: ``"0" .. "K-1"`` for the largest id in any split). ``flip`` enables horizontal
+    flips for the classes that :func:`~actattn.data.transforms.flip_label_map` allows.
+    ``num_classes`` and ``class_names`` are set by :meth:`setup`.
+    """
+
+    def __init__(
+        self,
+        format: str = "ssv2",
+        *,
+        train_file: str | Path | None = None,
+        val_file: str | Path | None = None,
+        test_file: str | Path | None = None,
+        labels_file: str | Path | None = None,
+        video_dir: str | Path | None = None,
+        video_ext: str = ".webm",
+        groundtruth_dir: str | Path | None = None,
+        class_names: Sequence[str] | None = None,
+        num_segments: int = 8,
+        clip_stride: int | None = None,
+        size: int = 224,
+        batch_size: int = 8,
+        num_workers: int = 0,
+        keypoints: bool = False,
+        seed: int = 0,
+        skip_bad_videos: bool = False,
+        flip: bool = False,
+    ):
+        super().__init__()
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+        if format == "ssv2" and (labels_file is None or video_dir is None):
+            raise ValueError("format 'ssv2' needs labels_file and video_dir")
+        if format == "ssv2" and class_names is not None:
+            raise ValueError("format 'ssv2' takes its class names from labels_file, not class_names")
+        if format == "csv" and keypoints:
+            raise ValueError("keypoints are read from SSv2-layout groundtruth files: use format 'ssv2'")
+        self.save_hyperparameters()
+        self.files = {"train": train_file, "val": val_file, "test": test_file}
+        self.class_names: list[str] | None = list(class_names) if class_names is not None else None
+        self.datasets: dict[str, ClipDataset] = {}
+
+    @property
+    def num_classes(self) -> int:
+        if self.class_names is None:
+            raise RuntimeError("num_classes is known after setup()")
+        return len(self.class_names)
+
+    def _csv_class_names(self) -> list[str]:
+        root = self.hparams.video_dir
+        largest = max(
+            (label for file in self.files.values() if file is not None for _, label in read_csv_list(file, root=root)),
+            default=-1,
+        )
+        return [str(i) for i in range(largest + 1)]
+
+    def _dataset(self, file: str | Path, train: bool) -> ClipDataset:
+        hp = self.hparams
+        label_map = flip_label_map(self.class_names) if hp.flip else None
+        transform = train_transform(hp.size, label_map=label_map) if train else eval_transform(hp.size)
+        common = dict(
+            num_segments=hp.num_segments,
+            train=train,
+            transform=transform,
+            seed=hp.seed,
+            skip_bad_videos=hp.skip_bad_videos,
+            clip_stride=hp.clip_stride,
+        )
+        if hp.format == "ssv2":
+            return SomethingSomethingV2(
+                file,
+                hp.labels_file,
+                hp.video_dir,
+                video_ext=hp.video_ext,
+                keypoints=hp.keypoints,
+                groundtruth_dir=hp.groundtruth_dir,
+                **common,
+            )
+        return CsvVideoList(file, class_names=self.class_names, root=hp.video_dir, **common)
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read the annotation files (once) and build a dataset per given split."""
+        if self.datasets:
+            return
+        if self.class_names is None:
+            if self.hparams.format == "ssv2":
+                labels = read_labels(self.hparams.labels_file)
+                self.class_names = sorted(labels, key=labels.__getitem__)
+            else:
+                self.class_names = self._csv_class_names()
+        for split, file in self.files.items():
+            if file is not None:
+                self.datasets[split] = self._dataset(file, train=split == "train")
+
+    def _split(self, split: str) -> ClipDataset:
+        if split not in self.datasets:
+            raise RuntimeError(f"no {split} dataset: pass {split}_file and call setup() first")
+        return self.datasets[split]
+
+    def _loader_args(self) -> dict:
+        workers = self.hparams.num_workers
+        return dict(
+            batch_size=self.hparams.batch_size,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            collate_fn=collate_drop_none,
+        )
+
+    def _trainer_epoch(self) -> int | None:
+        return self.trainer.current_epoch if self.trainer is not None else None
+
+    def train_dataloader(self) -> DataLoader:
+        return EpochSyncedLoader(self._split("train"), shuffle=True, epoch=self._trainer_epoch, **self._loader_args())
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self._split("val"), shuffle=False, **self._loader_args())
+
+    def test_dataloader(self) -> DataLoader:
+        return DataLoader(self._split("test"), shuffle=False, **self._loader_args())

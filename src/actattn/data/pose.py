@@ -1,0 +1,166 @@
+"""Pose for the pose-regularised Attentional Pooling: heatmap targets and a keypoint source.
+
+- :func:`keypoint_heatmaps`: keypoints -> per-joint target maps on the feature grid, as the
+  Attentional Pooling code builds them (REFERENCE_NOTES section 1): a filled disc per joint of
+  radius ``radius_ratio`` x image width, no blur, area-downsampled, min-max normalised per map.
+- :class:`KeypointDetector`: torchvision's COCO Keypoint R-CNN, the highest-scoring person per
+  frame (the paper used OpenPose keypoints, which cannot be downloaded here).
+- :func:`cached_keypoints`: run the detector once per video and keep the result as .npz, in the
+  same ``"keypoints"`` layout as SynthHOI's ground truth (so datasets read either).
+"""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from einops import rearrange, reduce
+from torch import Tensor, nn
+from torchvision.models.detection import KeypointRCNN_ResNet50_FPN_Weights, keypointrcnn_resnet50_fpn
+
+from actattn.data.sampling import read_keypoints
+from actattn.data.video import read_video
+
+NUM_COCO_KEYPOINTS = 17
+_DRAW_ROWS = 200  # the reference draws its discs on a 200-px map before resizing to the grid
+_FRAMES_PER_CALL = 8
+
+
+def keypoint_heatmaps(
+    keypoints: Tensor, image_size: tuple[int, int], grid: tuple[int, int], radius_ratio: float = 0.05
+) -> tuple[Tensor, Tensor]:
+    """Disc heatmaps ``(..., J, h, w)`` in [0, 1] and validity ``(..., J)`` for ``(..., J, 3)`` keypoints.
+
+    keypoints: ``(x, y, visible)`` in pixels of an image of ``image_size = (H, W)``, continuous
+    coordinates (pixel ``i`` spans ``[i, i + 1)``). A joint is valid if visible and inside the
+    image; an invalid joint's map is all zeros. Each map is the fraction of every grid cell that
+    a filled disc of radius ``radius_ratio * W`` covers (an area downsampling of the disc drawn on
+    at least 200 rows: exact along x, 200-or-more-row sampling along y), then min-max normalised,
+    so its maximum is 1 at the cells around the joint.
+    """
+    if keypoints.shape[-1] != 3:
+        raise ValueError(f"keypoints must be (..., J, 3), got {tuple(keypoints.shape)}")
+    height, width = image_size
+    grid_h, grid_w = grid
+    rows = math.ceil(_DRAW_ROWS / grid_h) * grid_h
+    points = rearrange(keypoints.float(), "... c -> (...) c")
+    x, y, visible = points.unbind(-1)
+    valid = (visible > 0) & (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    radius = radius_ratio * width
+    row_y = (torch.arange(rows, device=points.device) + 0.5) * (height / rows)
+    half_chord = (radius**2 - (row_y[None, :] - y[:, None]) ** 2).clamp(min=0).sqrt()  # (N, rows)
+    cell_edges = torch.arange(grid_w + 1, device=points.device) * (width / grid_w)
+    left = torch.maximum(x[:, None, None] - half_chord[..., None], cell_edges[:-1])
+    right = torch.minimum(x[:, None, None] + half_chord[..., None], cell_edges[1:])
+    covered = (right - left).clamp(min=0) / (width / grid_w)  # (N, rows, w)
+    maps = reduce(covered, "n (h s) w -> n h w", "mean", h=grid_h) * valid[:, None, None]
+    low = maps.amin(dim=(1, 2), keepdim=True)
+    span = maps.amax(dim=(1, 2), keepdim=True) - low
+    maps = torch.where(span > 0, (maps - low) / span.clamp(min=1e-12), torch.zeros_like(maps))
+    lead = keypoints.shape[:-1]
+    return maps.reshape(*lead, grid_h, grid_w), valid.reshape(lead)
+
+
+class KeypointDetector(nn.Module):
+    """COCO Keypoint R-CNN (torchvision ``keypointrcnn_resnet50_fpn``) as a per-frame pose source.
+
+    ``pretrained`` loads torchvision's COCO weights (downloaded by torchvision if not cached);
+    ``weights_path`` loads a local state dict; neither gives random weights. ``min_size`` and
+    ``max_size`` are the detector's input resizing (torchvision's defaults 800, 1333). Only the
+    best person per frame is kept, so the detector returns at most one box per image.
+    ``frames_without_person`` counts the frames so far in which no person scored above
+    ``score_threshold``.
+    """
+
+    def __init__(
+        self,
+        pretrained: bool = False,
+        weights_path: str | Path | None = None,
+        score_threshold: float = 0.5,
+        min_size: int = 800,
+        max_size: int = 1333,
+    ):
+        super().__init__()
+        if pretrained and weights_path is not None:
+            raise ValueError("pass pretrained=True or weights_path, not both")
+        self.score_threshold = score_threshold
+        self.model = keypointrcnn_resnet50_fpn(
+            weights=KeypointRCNN_ResNet50_FPN_Weights.DEFAULT if pretrained else None,
+            weights_backbone=None,
+            box_score_thresh=score_threshold,
+            box_detections_per_img=1,
+            min_size=min_size,
+            max_size=max_size,
+        )
+        if weights_path is not None:
+            state = torch.load(weights_path, map_location="cpu", weights_only=True)
+            try:
+                self.model.load_state_dict(state)
+            except RuntimeError as err:
+                raise ValueError(f"{weights_path}: not a keypointrcnn_resnet50_fpn state dict ({err})") from err
+        self.frames_without_person = 0
+        self.eval()
+
+    @torch.no_grad()
+    def detect(self, frames: np.ndarray) -> np.ndarray:
+        """``(T, H, W, 3)`` uint8 -> ``(T, 17, 3)`` float32 ``(x, y, visible)`` in pixels.
+
+        A frame without a person above the threshold gets all-zero (invisible) keypoints; their
+        number is added to ``frames_without_person`` and reported in one warning.
+        """
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(f"expected (T, H, W, 3) uint8 frames, got {frames.shape} {frames.dtype}")
+        self.model.eval()
+        device = next(self.model.parameters()).device
+        images = rearrange(torch.from_numpy(frames).to(device), "t h w c -> t c h w").float() / 255.0
+        detections = []
+        for start in range(0, len(images), _FRAMES_PER_CALL):
+            detections.extend(self.model(list(images[start : start + _FRAMES_PER_CALL])))
+        keypoints = np.zeros((len(frames), NUM_COCO_KEYPOINTS, 3), dtype=np.float32)
+        missing = 0
+        for t, detection in enumerate(detections):
+            if len(detection["scores"]) == 0:
+                missing += 1
+            else:
+                keypoints[t] = detection["keypoints"][0].cpu().numpy()
+        if missing:
+            self.frames_without_person += missing
+            warnings.warn(
+                f"no person scored above {self.score_threshold} in {missing} of {len(frames)} frames;"
+                " their keypoints are marked invisible",
+                stacklevel=2,
+            )
+        return keypoints
+
+
+def _save_atomically(path: Path, keypoints: np.ndarray) -> None:
+    """Write ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            np.savez(file, keypoints=keypoints)
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
+
+
+def cached_keypoints(
+    video_path: str | Path, cache_dir: str | Path, detector: KeypointDetector, indices: Sequence[int]
+) -> np.ndarray:
+    """Keypoints ``(len(indices), 17, 3)`` of ``video_path``, detecting on all its frames only once.
+
+    The whole video's result is kept as ``cache_dir/{video stem}.npz`` (array ``"keypoints"``,
+    written atomically, so concurrent workers never read a partial file); later calls only read it.
+    """
+    cache = Path(cache_dir) / f"{Path(video_path).stem}.npz"
+    if not cache.is_file():
+        _save_atomically(cache, detector.detect(read_video(video_path)))
+    return read_keypoints(cache, indices)

@@ -1,0 +1,185 @@
+"""Which frames a sample reads, and the dataset base that reads, samples and transforms a clip.
+
+Two samplers (REFERENCE_NOTES sections 3, 5, 6):
+- :func:`segment_indices`: TSN segments, one frame per equal segment (random in training, the
+  centre at test);
+- :func:`clip_indices`: one dense clip of frames ``stride`` apart (random start in training,
+  centred at test).
+
+Training randomness comes from :func:`sample_rng` ``(seed, epoch, index)``: the same seed gives
+the same clips and crops, every epoch differs, and DDP ranks (which draw different indices) differ.
+:class:`ClipDataset` holds the epoch in shared memory so that persistent DataLoader workers see
+:meth:`ClipDataset.set_epoch` (the datamodule calls it when each epoch's iteration starts).
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from actattn.data.video import VideoDecodeError, read_video
+
+
+def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    """The generator for sample ``index`` in ``epoch`` of a run seeded with ``seed``."""
+    return np.random.default_rng([seed, epoch, index])
+
+
+def _check_train_rng(train: bool, rng: np.random.Generator | None) -> None:
+    if train and rng is None:
+        raise ValueError("training sampling is random: pass rng (e.g. sample_rng(seed, epoch, index))")
+
+
+def segment_indices(
+    num_frames: int, num_segments: int, *, train: bool, rng: np.random.Generator | None = None
+) -> list[int]:
+    """TSN sampling: split ``[0, num_frames)`` into ``num_segments`` equal spans, one frame from each.
+
+    Training takes a uniformly random frame within each span, test the span's centre frame. With
+    fewer frames than segments the spans are shorter than a frame, so frames repeat in order
+    (3 frames, 6 segments at test: ``[0, 0, 1, 1, 2, 2]``). Segment boundaries are fractional, so
+    no tail of the video is dropped (TSN's code uses ``num_frames // num_segments``).
+    """
+    if num_frames < 1:
+        raise ValueError(f"cannot sample {num_segments} segments from a video with {num_frames} frames")
+    if num_segments < 1:
+        raise ValueError(f"num_segments must be >= 1, got {num_segments}")
+    _check_train_rng(train, rng)
+    offsets = rng.random(num_segments) if train else np.full(num_segments, 0.5)
+    positions = (np.arange(num_segments) + offsets) * (num_frames / num_segments)
+    return np.minimum(np.floor(positions).astype(np.int64), num_frames - 1).tolist()
+
+
+def clip_indices(
+    num_frames: int, clip_len: int, stride: int, *, train: bool, rng: np.random.Generator | None = None
+) -> list[int]:
+    """Dense sampling: ``clip_len`` frames ``stride`` apart.
+
+    Training starts the clip at a random frame, test centres it. A video shorter than the clip's
+    span starts at frame 0 and repeats its last frame to fill the clip.
+    """
+    if num_frames < 1:
+        raise ValueError(f"cannot sample a {clip_len}-frame clip from a video with {num_frames} frames")
+    if clip_len < 1 or stride < 1:
+        raise ValueError(f"clip_len and stride must be >= 1, got clip_len={clip_len}, stride={stride}")
+    _check_train_rng(train, rng)
+    span = (clip_len - 1) * stride + 1
+    slack = max(num_frames - span, 0)
+    start = int(rng.integers(slack + 1)) if train else slack // 2
+    return np.minimum(start + stride * np.arange(clip_len), num_frames - 1).tolist()
+
+
+@dataclass(frozen=True)
+class ClipRecord:
+    """One sample of a video dataset: the video, its label (None if unlabelled), its keypoint file."""
+
+    path: Path
+    label: int | None
+    keypoints_file: Path | None = None
+
+
+def read_keypoints(path: str | Path, indices: Sequence[int]) -> np.ndarray:
+    """``(len(indices), J, 3)`` float32 from the ``"keypoints"`` array ``(T, J, 3)`` of an .npz file.
+
+    Indices past the last frame are clamped to it, as :func:`~actattn.data.video.read_video` does.
+    """
+    if any(i < 0 for i in indices):
+        raise ValueError(f"{path}: negative frame index in {list(indices)}")
+    with np.load(path) as archive:
+        if "keypoints" not in archive:
+            raise ValueError(f"{path}: no 'keypoints' array (has {sorted(archive.files)})")
+        keypoints = archive["keypoints"]
+    if keypoints.ndim != 3 or keypoints.shape[-1] != 3:
+        raise ValueError(f"{path}: 'keypoints' must be (T, J, 3), got {keypoints.shape}")
+    return keypoints[np.minimum(indices, len(keypoints) - 1)].astype(np.float32)
+
+
+class ClipDataset(Dataset):
+    """Reads ``records[index]``: decode, sample frames, transform; the base of every video dataset.
+
+    ``clip_stride=None`` samples ``num_segments`` TSN segments; an integer samples one dense clip
+    of ``num_segments`` frames ``clip_stride`` apart. ``transform`` takes ``(sample, rng)`` (see
+    :mod:`actattn.data.transforms`); ``rng`` is ``None`` when ``train`` is false.
+
+    A sample is ``{"video": (3, T, H, W) float32, "label": int64 scalar (-1 if unlabelled),
+    "index": int}`` plus ``"keypoints"`` ``(T, J, 3)`` float32 where records name a keypoint file.
+    A missing or undecodable video raises :class:`VideoDecodeError`; with ``skip_bad_videos``
+    it warns once naming the file, is remembered (:attr:`bad_videos`), and yields ``None``.
+    """
+
+    def __init__(
+        self,
+        records: Sequence[ClipRecord],
+        *,
+        num_segments: int,
+        train: bool,
+        transform: Callable[[dict, np.random.Generator | None], dict],
+        seed: int = 0,
+        skip_bad_videos: bool = False,
+        clip_stride: int | None = None,
+    ):
+        self.records = list(records)
+        self.num_segments = num_segments
+        self.train = train
+        self.transform = transform
+        self.seed = seed
+        self.skip_bad_videos = skip_bad_videos
+        self.clip_stride = clip_stride
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+        self._bad = torch.zeros(len(self.records), dtype=torch.bool).share_memory_()
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Training samples of ``epoch`` use ``sample_rng(seed, epoch, index)``; seen by all workers."""
+        self._epoch.fill_(epoch)
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch)
+
+    @property
+    def bad_videos(self) -> list[Path]:
+        """Videos that failed to decode and were skipped so far (shared across workers)."""
+        return [self.records[i].path for i in torch.nonzero(self._bad).flatten().tolist()]
+
+    @property
+    def num_bad_videos(self) -> int:
+        return int(self._bad.sum())
+
+    def frame_indices(self, num_frames: int, rng: np.random.Generator | None) -> list[int]:
+        if self.clip_stride is None:
+            return segment_indices(num_frames, self.num_segments, train=self.train, rng=rng)
+        return clip_indices(num_frames, self.num_segments, self.clip_stride, train=self.train, rng=rng)
+
+    def __getitem__(self, index: int) -> dict | None:
+        record = self.records[index]
+        if self._bad[index]:
+            return None
+        try:
+            frames = read_video(record.path)
+        except VideoDecodeError as err:
+            if not self.skip_bad_videos:
+                raise
+            self._bad[index] = True
+            warnings.warn(f"skipping a bad video: {err}", stacklevel=2)
+            return None
+        if len(frames) == 1:
+            warnings.warn(f"{record.path}: a single frame; every sampled frame repeats it", stacklevel=2)
+        rng = sample_rng(self.seed, self.epoch, index) if self.train else None
+        indices = self.frame_indices(len(frames), rng)
+        sample = {"frames": frames[indices], "label": record.label}
+        if record.keypoints_file is not None:
+            sample["keypoints"] = read_keypoints(record.keypoints_file, indices)
+        sample = self.transform(sample, rng)
+        label = -1 if sample["label"] is None else sample["label"]
+        out = {"video": sample["video"], "label": torch.tensor(label, dtype=torch.int64), "index": index}
+        if "keypoints" in sample:
+            out["keypoints"] = sample["keypoints"]
+        return out

