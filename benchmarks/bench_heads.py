@@ -15,6 +15,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import Tensor, nn
@@ -23,11 +24,11 @@ from actattn.heads import AttentionalPooling, AveragePooling, pose_heatmap_loss
 
 POSE_JOINTS = 16
 HEADS: dict[str, Callable[[int, int], nn.Module]] = {
-    "average pooling": lambda c, k: AveragePooling(c, k),
-    "attentional rank 1": lambda c, k: AttentionalPooling(c, k),
-    "attentional rank 2": lambda c, k: AttentionalPooling(c, k, rank=2),
-    "attentional class-specific": lambda c, k: AttentionalPooling(c, k, class_specific=True),
-    f"attentional pose J={POSE_JOINTS}": lambda c, k: AttentionalPooling(c, k, pose_joints=POSE_JOINTS),
+    "average pooling": AveragePooling,
+    "attentional rank 1": AttentionalPooling,
+    "attentional rank 2": partial(AttentionalPooling, rank=2),
+    "attentional class-specific": partial(AttentionalPooling, class_specific=True),
+    f"attentional pose J={POSE_JOINTS}": partial(AttentionalPooling, pose_joints=POSE_JOINTS),
 }
 
 
@@ -44,7 +45,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def step(head: nn.Module, feats: Tensor) -> None:
-    """One forward+backward pass."""
+    """One forward+backward pass from cleared gradients."""
+    head.zero_grad(set_to_none=True)
+    feats.grad = None
     out = head(feats)
     loss = out.logits["action"].sum()
     if "pose" in out.aux:
@@ -53,16 +56,21 @@ def step(head: nn.Module, feats: Tensor) -> None:
     loss.backward()
 
 
-def time_ms(head: nn.Module, feats: Tensor, warmup: int, repeats: int) -> tuple[float, float]:
-    """Median and minimum wall time of ``step`` in milliseconds, after ``warmup`` untimed steps."""
-    for _ in range(warmup):
-        step(head, feats)
-    times = []
+def time_ms(heads: dict[str, nn.Module], feats: Tensor, warmup: int, repeats: int) -> dict[str, list[float]]:
+    """Wall times of ``step`` in milliseconds per head, after ``warmup`` untimed steps each.
+
+    The heads take turns within each repeat, so a slow spell of a shared machine hits all of them.
+    """
+    for head in heads.values():
+        for _ in range(warmup):
+            step(head, feats)
+    times: dict[str, list[float]] = {name: [] for name in heads}
     for _ in range(repeats):
-        start = time.perf_counter()
-        step(head, feats)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times), 1000 * min(times)
+        for name, head in heads.items():
+            start = time.perf_counter()
+            step(head, feats)
+            times[name].append(1000 * (time.perf_counter() - start))
+    return times
 
 
 def main() -> None:
@@ -73,16 +81,17 @@ def main() -> None:
         f"{torch.get_num_threads()} threads, median of {args.repeats} after {args.warmup} warm-up"
     )
     print(f"{'head':<28} {'grid':>5} {'median ms':>10} {'min ms':>8} {'x avg':>7} {'params':>11} {'x avg':>7}")
+    heads = {name: build(args.channels, args.classes).train() for name, build in HEADS.items()}
+    params = {name: sum(p.numel() for p in head.parameters()) for name, head in heads.items()}
+    base = next(iter(heads))
     for grid in args.grids:
         feats = torch.randn(args.batch, args.frames, args.channels, grid, grid, requires_grad=True)
-        base_ms = base_params = None
-        for name, build in HEADS.items():
-            head = build(args.channels, args.classes).train()
-            ms, fastest = time_ms(head, feats, args.warmup, args.repeats)
-            params = sum(p.numel() for p in head.parameters())
-            base_ms, base_params = base_ms or ms, base_params or params
-            columns = f"{ms / base_ms:>7.2f} {params:>11,} {params / base_params:>7.2f}"
-            print(f"{name:<28} {grid:>2}x{grid:<2} {ms:>10.1f} {fastest:>8.1f} {columns}")
+        times = time_ms(heads, feats, args.warmup, args.repeats)
+        base_ms = statistics.median(times[base])
+        for name in heads:
+            ms, fastest = statistics.median(times[name]), min(times[name])
+            ratios = f"{ms / base_ms:>7.2f} {params[name]:>11,} {params[name] / params[base]:>7.2f}"
+            print(f"{name:<28} {grid:>2}x{grid:<2} {ms:>10.1f} {fastest:>8.1f} {ratios}")
 
 
 if __name__ == "__main__":

@@ -88,7 +88,6 @@ class AttentionalPooling(nn.Module):
         if pose_joints < 0:
             raise ValueError(f"AttentionalPooling: pose_joints must be >= 0, got {pose_joints}")
         self.in_channels = in_channels
-        self.num_classes = num_classes
         self.rank = rank
         self.class_specific = class_specific
         self.dropout = nn.Dropout(dropout)
