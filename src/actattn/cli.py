@@ -57,15 +57,16 @@ def cmd_visualize(args: argparse.Namespace) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     from actattn.data.sampling import segment_indices
     from actattn.data.transforms import eval_transform
-    from actattn.data.video import probe, read_video
+    from actattn.data.video import read_video
     from actattn.experiment import save_json
     from actattn.train import ActionRecognizer
     from actattn.viz import attention_animation, attention_columns, attention_figure, denormalize
 
     module = ActionRecognizer.load_from_checkpoint(args.checkpoint, map_location="cpu").eval()
     hp = module.hparams
-    indices = segment_indices(probe(args.video).num_frames, hp.num_segments, train=False, rng=None)
-    sample = eval_transform(hp.image_size)({"video": read_video(args.video, indices)})
+    frames = read_video(args.video)
+    indices = segment_indices(len(frames), hp.num_segments, train=False)
+    sample = eval_transform(hp.image_size)({"frames": frames[indices]})
     output = module(sample["video"][None])
     probs = output.logits["action"][0].softmax(-1)
     top = probs.topk(min(args.top, len(probs)))

@@ -122,7 +122,8 @@ def write_pictures(
         if sample is None:
             continue
         output = module(sample["video"][None].to(module.device))
-        target = int(sample["label"]) if sample["label"].ndim == 0 else None
+        label = torch.as_tensor(sample["label"])
+        target = int(label) if label.ndim == 0 and label >= 0 else None
         columns = attention_columns(output, 0, names, target)
         frames = denormalize(sample["video"])
         predicted = names[int(output.logits["action"][0].argmax())]

@@ -113,7 +113,9 @@ class ActionRecognizer(L.LightningModule):
             losses["pose"] = self.hparams.pose_weight * pose_heatmap_loss(pred, target, valid)
         return losses
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+    def training_step(self, batch: dict[str, Tensor] | None, batch_idx: int) -> Tensor | None:
+        if batch is None:  # every clip of the batch was a skipped bad video
+            return None
         losses = self.losses(self(batch["video"]), batch)
         loss = sum(losses.values())
         if not torch.isfinite(loss):
@@ -123,7 +125,9 @@ class ActionRecognizer(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
         return loss
 
-    def _evaluate(self, batch: dict[str, Tensor], metrics: MetricCollection, stage: str) -> None:
+    def _evaluate(self, batch: dict[str, Tensor] | None, metrics: MetricCollection, stage: str) -> None:
+        if batch is None:
+            return
         out = self(batch["video"])
         loss = sum(self.losses(out, batch).values())
         metrics.update(out.logits["action"], batch["label"])

@@ -165,7 +165,10 @@ class VideoDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return EpochSyncedLoader(self._split("train"), shuffle=True, epoch=self._trainer_epoch, **self._loader_args())
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list:
+        """The validation loader; without a validation split, an empty list (Lightning skips validation)."""
+        if "val" not in self.datasets and self.files["val"] is None:
+            return []
         return DataLoader(self._split("val"), shuffle=False, **self._loader_args())
 
     def test_dataloader(self) -> DataLoader:

@@ -4,7 +4,7 @@ A step maps a sample dict to a sample dict, drawing any randomness from the nump
 passed beside it (the dataset passes a per-sample generator, so augmentation is reproducible):
 
 - ``"frames"``: ``(T, H, W, 3)`` uint8 numpy;
-- ``"label"``: ``int`` or ``None`` (an unlabelled split);
+- ``"label"`` (optional): ``int``, or ``None`` / absent when unlabelled;
 - ``"keypoints"`` (optional): ``(T, J, 3)`` float ``(x, y, visible)`` in pixels of the frames, in
   continuous coordinates (pixel ``i`` spans ``[i, i + 1)``), so a resize scales them and a flip
   maps ``x`` to ``W - x``. Joints that leave the frame keep their coordinates;
@@ -144,7 +144,7 @@ class HorizontalFlip:
 
     def __call__(self, sample: dict, rng: np.random.Generator | None = None) -> dict:
         flip = _need_rng(self, rng).random() < self.p
-        if not flip or sample["label"] not in self.label_map:
+        if not flip or sample.get("label") not in self.label_map:
             return sample
         frames = sample["frames"]
         out = {**sample, "frames": frames[:, :, ::-1], "label": self.label_map[sample["label"]]}

@@ -1,0 +1,140 @@
+"""actattn.data.datamodule: SSv2 and CSV data on disk -> setup -> batches, with per-epoch sampling."""
+import json
+
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from actattn.data.datamodule import EpochSyncedLoader, VideoDataModule, collate_drop_none
+from actattn.data.transforms import HorizontalFlip
+from actattn.data.video import write_video
+
+NAMES = ["Pushing something from left to right", "Pushing something from right to left", "Lifting something up"]
+
+
+def _entry(video_id: int, label: int) -> dict:
+    template = NAMES[label].replace("something", "[something]")
+    return {"id": str(video_id), "label": "x", "template": template, "placeholders": ["x"]}
+
+
+@pytest.fixture(scope="module")
+def ssv2_root(tmp_path_factory):
+    """SSv2 layout: 6 training entries (video 5 missing), 2 validation entries, 8-frame 40x56 videos."""
+    root = tmp_path_factory.mktemp("ssv2dm")
+    rng = np.random.default_rng(0)
+    for video_id in (0, 1, 2, 3, 4, 6, 7):
+        write_video(root / "videos" / f"{video_id}.mp4", rng.integers(0, 256, (8, 40, 56, 3), dtype=np.uint8))
+    (root / "labels.json").write_text(json.dumps({n: str(i) for i, n in enumerate(NAMES)}), encoding="utf-8")
+    train = [_entry(i, i % 3) for i in range(6)]
+    (root / "train.json").write_text(json.dumps(train), encoding="utf-8")
+    (root / "validation.json").write_text(json.dumps([_entry(6, 0), _entry(7, 2)]), encoding="utf-8")
+    return root
+
+
+def _ssv2(root, **kwargs) -> VideoDataModule:
+    kwargs = dict(
+        train_file=root / "train.json",
+        val_file=root / "validation.json",
+        labels_file=root / "labels.json",
+        video_dir=root / "videos",
+        video_ext=".mp4",
+        num_segments=3,
+        size=32,
+        batch_size=6,
+        skip_bad_videos=True,
+    ) | kwargs
+    return VideoDataModule("ssv2", **kwargs)
+
+
+def test_ssv2_round_trip_drops_bad_videos(ssv2_root):
+    dm = _ssv2(ssv2_root)
+    dm.setup("fit")
+    assert dm.num_classes == 3 and dm.class_names == NAMES
+    with pytest.warns(UserWarning, match="5.mp4"):
+        batch = next(iter(dm.train_dataloader()))
+    assert batch["video"].shape == (5, 3, 3, 32, 32) and batch["video"].dtype == torch.float32
+    assert batch["label"].dtype == torch.int64 and sorted(batch["index"].tolist()) == [0, 1, 2, 3, 4]
+    assert dm.datasets["train"].num_bad_videos == 1
+    val = next(iter(dm.val_dataloader()))
+    assert val["video"].shape == (2, 3, 3, 32, 32) and val["label"].tolist() == [0, 2]
+
+
+def test_csv_round_trip(ssv2_root, tmp_path):
+    lines = "path,label\n" + "".join(f"{ssv2_root}/videos/{i}.mp4,{i % 3}\n" for i in range(4))
+    (tmp_path / "train.csv").write_text(lines, encoding="utf-8")
+    csv = tmp_path / "train.csv"
+    dm = VideoDataModule("csv", train_file=csv, test_file=csv, num_segments=2, size=32, batch_size=4)
+    dm.setup()
+    assert dm.num_classes == 3 and dm.class_names == ["0", "1", "2"]
+    batch = next(iter(dm.test_dataloader()))
+    assert batch["video"].shape == (4, 3, 2, 32, 32) and batch["label"].tolist() == [0, 1, 2, 0]
+
+
+def test_flip_only_when_asked(ssv2_root):
+    plain, flipping = _ssv2(ssv2_root), _ssv2(ssv2_root, flip=True)
+    plain.setup(), flipping.setup()
+    assert not any(isinstance(s, HorizontalFlip) for s in plain.datasets["train"].transform.steps)
+    (flip,) = [s for s in flipping.datasets["train"].transform.steps if isinstance(s, HorizontalFlip)]
+    assert flip.label_map == {0: 1, 1: 0, 2: 2}
+    assert not any(isinstance(s, HorizontalFlip) for s in flipping.datasets["val"].transform.steps)
+
+
+def test_collate_drops_none():
+    sample = {"video": torch.zeros(3, 2, 4, 4), "label": torch.tensor(1), "index": 0}
+    batch = collate_drop_none([None, sample, None, sample])
+    assert batch["video"].shape == (2, 3, 2, 4, 4)
+    assert collate_drop_none([None, None]) is None
+
+
+def test_epoch_synced_loader_reaches_persistent_workers(ssv2_root):
+    dm = _ssv2(ssv2_root, train_file=ssv2_root / "validation.json")
+    dm.setup()
+    data = dm.datasets["train"]
+    epochs = iter([0, 4])
+    loader = EpochSyncedLoader(data, batch_size=2, num_workers=1, persistent_workers=True, epoch=lambda: next(epochs))
+    for epoch in (0, 4):
+        batch = next(iter(loader))
+        assert data.epoch == epoch
+        torch.testing.assert_close(batch["video"], torch.stack([data[0]["video"], data[1]["video"]]))
+
+
+class _Probe(L.LightningModule):
+    """A linear classifier on the clip's mean colour that records what each epoch was fed."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 3)
+        self.seen = []
+
+    def training_step(self, batch, batch_idx):
+        self.seen.append((self.current_epoch, batch["index"].clone(), batch["video"].clone()))
+        return torch.nn.functional.cross_entropy(self.linear(batch["video"].mean(dim=(2, 3, 4))), batch["label"])
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def test_trainer_epochs_reach_the_dataset(ssv2_root):
+    dm = _ssv2(ssv2_root, train_file=ssv2_root / "validation.json", val_file=None, batch_size=2, num_workers=1)
+    probe = _Probe()
+    trainer = L.Trainer(max_epochs=2, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(probe, datamodule=dm)
+    data = dm.datasets["train"]
+    assert [epoch for epoch, _, _ in probe.seen] == [0, 1]
+    for epoch, index, video in probe.seen:
+        data.set_epoch(epoch)
+        torch.testing.assert_close(video, torch.stack([data[i]["video"] for i in index.tolist()]))
+    assert not torch.equal(probe.seen[0][2], probe.seen[1][2])
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="format"):
+        VideoDataModule("kinetics")
+    with pytest.raises(ValueError, match="labels_file and video_dir"):
+        VideoDataModule("ssv2", train_file="t.json")
+    with pytest.raises(ValueError, match="keypoints"):
+        VideoDataModule("csv", train_file="t.csv", keypoints=True)
+    with pytest.raises(RuntimeError, match="after setup"):
+        VideoDataModule("csv", train_file="t.csv").num_classes
