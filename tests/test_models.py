@@ -8,10 +8,13 @@ from actattn import create_model, list_models
 from actattn.models import ActionModel
 
 
+EXTRA_KWARGS = {"dual_attention": {"num_objects": 4, "num_frames": 3}}
+
+
 @pytest.mark.parametrize("name", list_models())
 def test_forward_backward_on_small_cnn(name: str) -> None:
     torch.manual_seed(0)
-    model = create_model(name, num_classes=5, backbone="small_cnn")
+    model = create_model(name, num_classes=5, backbone="small_cnn", **EXTRA_KWARGS.get(name, {}))
     assert isinstance(model, ActionModel)
     out = model(torch.randn(2, 3, 3, 64, 72))
     grid = model.feature_grid(64, 72)
@@ -19,7 +22,7 @@ def test_forward_backward_on_small_cnn(name: str) -> None:
     assert out.logits["action"].shape == (2, 5)
     assert out.attention and all(m.shape == (2, 3, *grid) for m in out.attention.values())
     assert all(m.shape[:2] == (2, 3) and m.shape[-2:] == grid for m in out.aux.values())
-    out.logits["action"].sum().backward()
+    sum(logits.sum() for logits in out.logits.values()).backward()
     for param_name, param in model.named_parameters():
         assert param.grad is not None and torch.isfinite(param.grad).all(), param_name
         assert param.grad.abs().sum() > 0, param_name

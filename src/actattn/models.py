@@ -9,12 +9,13 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from actattn.backbones import create_backbone
-from actattn.heads import AttentionalPooling, AveragePooling
+from actattn.heads import AttentionalPooling, AveragePooling, DualAttention
 from actattn.output import ModelOutput
 
 MODELS: dict[str, type[nn.Module]] = {
     "average_pooling": AveragePooling,
     "attentional_pooling": AttentionalPooling,
+    "dual_attention": DualAttention,
 }
 
 
@@ -26,9 +27,13 @@ class ActionModel(nn.Module):
         self.backbone = backbone
         self.head = head
 
-    def forward(self, video: Tensor) -> ModelOutput:
-        """video (B, 3, T, H, W) -> ModelOutput with maps on the (H', W') feature grid."""
-        return self.head(self.backbone(video))
+    def forward(self, video: Tensor, **head_inputs: Tensor) -> ModelOutput:
+        """video (B, 3, T, H, W) -> ModelOutput with maps on the (H', W') feature grid.
+
+        ``head_inputs`` go to the head as keywords (e.g. the ground-truth priors of
+        DualAttention's ``gt_priors`` mode).
+        """
+        return self.head(self.backbone(video), **head_inputs)
 
     def feature_grid(self, height: int, width: int) -> tuple[int, int]:
         """(H', W') of the feature maps for (height, width) input frames, e.g. for pose targets."""

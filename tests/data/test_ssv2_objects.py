@@ -78,9 +78,15 @@ def test_cluster_name_head_noun_synonyms_and_compounds() -> None:
 
 def test_real_excerpt_shares_clusters(entries: list[Entry], vocabulary: ObjectVocabulary) -> None:
     raw = raw_phrases(entries)
-    for group in (["a pen", "pen", "colour pens"], ["a mug", "the mug"], ["iphone", "cellphone", "mobile phone", "phone"],
-                  ["remote", "remote control", "small remote"], ["a piece of paper", "paper", "a paper"],
-                  ["quarter", "coin", "a coin"]):
+    groups = (
+        ["a pen", "pen", "colour pens"],
+        ["a mug", "the mug"],
+        ["iphone", "cellphone", "mobile phone", "phone"],
+        ["remote", "remote control", "small remote"],
+        ["a piece of paper", "paper", "a paper"],
+        ["quarter", "coin", "a coin"],
+    )
+    for group in groups:
         assert set(group) <= raw
         assert len({vocabulary.label(text) for text in group}) == 1, group
     assert vocabulary.label("pens") == vocabulary.label("a pen") == vocabulary.clusters["pen"]
@@ -105,7 +111,8 @@ def test_every_real_entry_gets_valid_labels(entries: list[Entry], vocabulary: Ob
 
 def test_number_slot_skipped_and_third_object_dropped(vocabulary: ObjectVocabulary) -> None:
     # "Putting [number of] [something] onto [something]": ["3", "toy cars", "yellow note"]
-    assert vocabulary.labels(["3", "toy cars", "yellow note"]) == (vocabulary.clusters["car"], vocabulary.clusters["note"])
+    car, note = vocabulary.clusters["car"], vocabulary.clusters["note"]
+    assert vocabulary.labels(["3", "toy cars", "yellow note"]) == (car, note)
     # "Tipping [something] with [something in it] over, so [something in it] falls out"
     assert vocabulary.labels(["jar", "hand", "charger"]) == (vocabulary.clusters["jar"], vocabulary.clusters["hand"])
     assert vocabulary.labels(["cube"]) == (vocabulary.clusters["cube"], vocabulary.null)
@@ -158,6 +165,10 @@ def test_load_rejects_bad_edits(tmp_path: Path, vocabulary: ObjectVocabulary) ->
     duplicate = dict(data, clusters={**data["clusters"], "pen": 0})
     path.write_text(json.dumps(duplicate), encoding="utf-8")
     with pytest.raises(ValueError, match="ids must be"):
+        ObjectVocabulary.load(path)
+    text_id = dict(data, clusters={**data["clusters"], "pen": str(data["clusters"]["pen"])})
+    path.write_text(json.dumps(text_id), encoding="utf-8")
+    with pytest.raises(ValueError, match="ids must be the integers"):
         ObjectVocabulary.load(path)
     conflict = dict(data, phrases={**data["phrases"], "Pens": "book"})
     path.write_text(json.dumps(conflict), encoding="utf-8")

@@ -27,7 +27,9 @@ def make_feats(seed: int = 1) -> torch.Tensor:
     return torch.randn(B, T, C, H, W, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
-def labels(actions: Sequence[int] = (1, 3), objects: Sequence[Sequence[int]] = ((2, 0), (1, 3))) -> dict[str, torch.Tensor]:
+def labels(
+    actions: Sequence[int] = (1, 3), objects: Sequence[Sequence[int]] = ((2, 0), (1, 3))
+) -> dict[str, torch.Tensor]:
     """The keywords of a "gt_priors" forward: action_labels (B,), object_labels (B, 2)."""
     return {"action_labels": torch.tensor(actions), "object_labels": torch.tensor(objects)}
 
@@ -200,3 +202,15 @@ def test_loss_is_a_sum_of_cross_entropies_per_step_and_task() -> None:
     assert set(baseline) == {"action"}
     with pytest.raises(ValueError, match=r"object_labels \(B, 2\)"):
         dual_attention_loss(out, action_labels, None)
+
+
+@pytest.mark.parametrize("temporal", ["tsn", "trn"])
+@pytest.mark.parametrize("mode", ["baseline", "multitask", *ATTENTION_MODES])
+def test_the_loss_trains_every_parameter(mode: str, temporal: str) -> None:
+    head = make_head(mode, temporal=temporal).train()
+    given = labels()
+    out = run(head, make_feats(), **given)
+    losses = dual_attention_loss(out, given["action_labels"], given["object_labels"])
+    sum(losses.values()).backward()
+    for name, param in head.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name

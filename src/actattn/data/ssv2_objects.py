@@ -27,9 +27,9 @@ and a null label for one-object actions. This module rebuilds such a vocabulary:
 Labels (:meth:`ObjectVocabulary.labels`): the placeholders that normalise to ``""`` are skipped;
 the first remaining one is the first object, the second the second object or ``"<null>"``; any
 further one (394 of 24,777 validation entries have three placeholders, e.g. ``Tipping [something]
-with [something in it] over, so [something in it] falls out``) is dropped; placeholders none of which names an object give ``("<other>", "<null>")``. An
-unseen phrase gets its cluster by the same rule, and ``"<other>"`` when that cluster is not in
-the vocabulary.
+with [something in it] over, so [something in it] falls out``) is dropped; placeholders none of
+which names an object give ``("<other>", "<null>")``. An unseen phrase gets its cluster by the
+same rule, and ``"<other>"`` when that cluster is not in the vocabulary.
 
 File (:meth:`ObjectVocabulary.save`, JSON, meant to be read and edited): ``"clusters"``: cluster
 name -> id (``"<null>"`` and ``"<other>"`` included), and ``"phrases"``: normalised phrase ->
@@ -193,9 +193,10 @@ class ObjectVocabulary:
         for name in (NULL, OTHER):
             if name not in self.clusters:
                 raise ValueError(f"ObjectVocabulary: cluster {name!r} is missing")
-        ids = sorted(self.clusters.values())
-        if ids != list(range(len(ids))) or not all(type(i) is int for i in ids):
-            raise ValueError(f"ObjectVocabulary: cluster ids must be 0..{len(ids) - 1}, each once; got {ids}")
+        ids = list(self.clusters.values())
+        if not all(type(i) is int for i in ids) or sorted(ids) != list(range(len(ids))):
+            raise ValueError(f"ObjectVocabulary: cluster ids must be the integers 0..{len(ids) - 1}, each once; "
+                             f"got {sorted(ids, key=str)}")
         missing = sorted({name for name in self.phrases.values() if name not in self.clusters})
         if missing:
             raise ValueError(f"ObjectVocabulary: phrases map to clusters without an id: {missing}")

@@ -185,7 +185,8 @@ class DualAttention(nn.Module):
         if temporal not in TEMPORAL:
             raise ValueError(f"DualAttention: temporal must be one of {TEMPORAL}, got {temporal!r}")
         if num_objects < 2:
-            raise ValueError(f"DualAttention: num_objects counts the null label too, so must be >= 2, got {num_objects}")
+            raise ValueError(f"DualAttention: num_objects counts the null label too, so must be >= 2, "
+                             f"got {num_objects}")
         self.in_channels = in_channels
         self.num_actions = num_actions
         self.num_objects = num_objects
