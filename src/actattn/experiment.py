@@ -4,6 +4,7 @@ A config has four sections, each mapped onto one constructor's keyword arguments
 reads without opening any other file::
 
     seed: 0
+    monitor: val/top1                # optional: the metric that picks best.ckpt
     out: runs/my_experiment          # checkpoints, metrics.csv, metrics.json, pictures
     data: {...}                      # actattn.data.datamodule.VideoDataModule
     model: {...}                     # actattn.train.ActionRecognizer (name, backbone, head_kwargs, optimiser)
@@ -79,7 +80,8 @@ def build_trainer(config: dict[str, Any], monitor: str = "val/top1") -> L.Traine
 
 
 def monitor_of(config: dict[str, Any]) -> str:
-    return "val/mAP" if config["model"].get("multi_label") else "val/top1"
+    """The metric that picks ``best.ckpt``: ``config["monitor"]``, else mAP (multi-label) or top-1."""
+    return config.get("monitor", "val/mAP" if config["model"].get("multi_label") else "val/top1")
 
 
 def fit(config: dict[str, Any], resume: bool = False) -> tuple[ActionRecognizer, VideoDataModule, float]:

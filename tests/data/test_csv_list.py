@@ -73,3 +73,18 @@ def test_dataset_skips_bad_videos(listed):
     with pytest.warns(UserWarning, match="gone.mp4"):
         assert data[2] is None
     assert data.num_bad_videos == 1 and data.class_names == ["a", "b", "c", "d"]
+
+
+def test_multi_label_rows_become_multi_hot_and_images_decode(tmp_path):
+    """HICO-style: still images (one frame, T = 1) with ';'-separated labels."""
+    from PIL import Image
+
+    Image.fromarray(np.full((40, 40, 3), 200, np.uint8)).save(tmp_path / "img.jpg")
+    (tmp_path / "list.csv").write_text("img.jpg,0;3\n", encoding="utf-8")
+    data = CsvVideoList(tmp_path / "list.csv", class_names=list("abcde"), num_segments=1, train=False,
+                        transform=eval_transform(32), multi_label=True)
+    sample = data[0]
+    assert sample["video"].shape == (3, 1, 32, 32)
+    assert sample["label"].tolist() == [1.0, 0.0, 0.0, 1.0, 0.0] and sample["label"].dtype == torch.float32
+    with pytest.raises(ValueError, match="line 1: several labels"):
+        read_csv_list(tmp_path / "list.csv", class_names=list("abcde"))

@@ -1,7 +1,8 @@
 """A video list as a plain CSV file of ``path,label`` rows, and a dataset over it.
 
 - The header row ``path,label`` is optional.
-- ``label`` is a class id (an integer) or, given ``class_names``, a class name.
+- ``label`` is a class id (an integer) or, given ``class_names``, a class name; for multi-label
+  sets (HICO) several, separated by ``;`` (``img.jpg,3;17;250``), read as a multi-hot vector.
 - A relative ``path`` is taken relative to ``root`` if given, otherwise to the CSV's folder.
 """
 from __future__ import annotations
@@ -30,10 +31,23 @@ def _parse_label(text: str, class_index: dict[str, int] | None) -> int:
     return class_index[text]
 
 
+def _parse_labels(text: str, class_index: dict[str, int] | None, multi_label: bool) -> int | tuple[int, ...]:
+    parts = text.split(";")
+    if not multi_label:
+        if len(parts) > 1:
+            raise ValueError(f"several labels {text!r} in a single-label list (use multi_label)")
+        return _parse_label(text, class_index)
+    return tuple(_parse_label(part, class_index) for part in parts if part.strip())
+
+
 def read_csv_list(
-    path: str | Path, *, class_names: Sequence[str] | None = None, root: str | Path | None = None
-) -> list[tuple[Path, int]]:
-    """``(video path, class id)`` per row; a malformed row raises ValueError naming file and line."""
+    path: str | Path,
+    *,
+    class_names: Sequence[str] | None = None,
+    root: str | Path | None = None,
+    multi_label: bool = False,
+) -> list[tuple[Path, int | tuple[int, ...]]]:
+    """``(video path, class id or ids)`` per row; a malformed row raises ValueError naming file and line."""
     path = Path(path)
     base = Path(root) if root is not None else path.parent
     class_index = None if class_names is None else {name: i for i, name in enumerate(class_names)}
@@ -50,11 +64,23 @@ def read_csv_list(
                     raise ValueError(f"expected 2 fields 'path,label', got {len(row)}: {row!r}")
                 if not row[0].strip():
                     raise ValueError("empty path")
-                label = _parse_label(row[1], class_index)
+                label = _parse_labels(row[1], class_index, multi_label)
             except ValueError as err:
                 raise ValueError(f"{path}, line {reader.line_num}: {err}") from None
             rows.append((base / row[0].strip(), label))
     return rows
+
+
+def max_label(label: int | tuple[int, ...]) -> int:
+    """The largest class id of a row's label(s)."""
+    return max(label, default=-1) if isinstance(label, tuple) else label
+
+
+def multi_hot(labels: tuple[int, ...], num_classes: int) -> np.ndarray:
+    """``(K,)`` float32 with ones at ``labels``."""
+    vector = np.zeros(num_classes, np.float32)
+    vector[list(labels)] = 1.0
+    return vector
 
 
 class CsvVideoList(ClipDataset):
@@ -62,6 +88,7 @@ class CsvVideoList(ClipDataset):
 
     ``class_names`` (if given) names the classes and allows names in the label column; otherwise
     labels are integer ids and ``class_names`` is ``["0", "1", ...]`` up to the largest id.
+    ``multi_label`` reads ``;``-separated labels as a multi-hot ``(K,)`` float32 label.
     See :class:`~actattn.data.sampling.ClipDataset` for the sample and the bad-video behaviour.
     """
 
@@ -77,11 +104,14 @@ class CsvVideoList(ClipDataset):
         seed: int = 0,
         skip_bad_videos: bool = False,
         clip_stride: int | None = None,
+        multi_label: bool = False,
     ):
-        rows = read_csv_list(csv_file, class_names=class_names, root=root)
+        rows = read_csv_list(csv_file, class_names=class_names, root=root, multi_label=multi_label)
         if class_names is None:
-            class_names = [str(i) for i in range(max((label for _, label in rows), default=-1) + 1)]
+            class_names = [str(i) for i in range(max((max_label(label) for _, label in rows), default=-1) + 1)]
         self.class_names = list(class_names)
+        if multi_label:
+            rows = [(video, multi_hot(label, len(self.class_names))) for video, label in rows]
         super().__init__(
             [ClipRecord(video, label) for video, label in rows],
             num_segments=num_segments,

@@ -13,7 +13,7 @@ from pathlib import Path
 import lightning as L
 from torch.utils.data import DataLoader, default_collate
 
-from actattn.data.csv_list import CsvVideoList, read_csv_list
+from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
 from actattn.data.sampling import ClipDataset
 from actattn.data.ssv2 import SomethingSomethingV2, read_labels
 from actattn.data.transforms import eval_transform, flip_label_map, train_transform
@@ -52,7 +52,9 @@ class VideoDataModule(L.LightningDataModule):
     ``labels_file`` and ``video_dir`` (videos ``{id}{video_ext}``); ``keypoints`` reads
     ``groundtruth_dir/{id}.npz``. format "csv": the files are ``path,label`` CSVs, relative paths
     resolved against ``video_dir`` if given (else each CSV's folder); ``class_names`` is optional
-    (default: ``"0" .. "K-1"`` for the largest id in any split). ``flip`` enables horizontal
+    (default: ``"0" .. "K-1"`` for the largest id in any split); ``multi_label`` reads
+    ``;``-separated labels as multi-hot vectors (csv only). ``short_side`` is the
+    side frames are resized to before cropping ``size`` (default ``size * 256 / 224``). ``flip`` enables horizontal
     flips for the classes that :func:`~actattn.data.transforms.flip_label_map` allows.
     ``num_classes`` and ``class_names`` are set by :meth:`setup`.
     """
@@ -72,12 +74,14 @@ class VideoDataModule(L.LightningDataModule):
         num_segments: int = 8,
         clip_stride: int | None = None,
         size: int = 224,
+        short_side: int | None = None,
         batch_size: int = 8,
         num_workers: int = 0,
         keypoints: bool = False,
         seed: int = 0,
         skip_bad_videos: bool = False,
         flip: bool = False,
+        multi_label: bool = False,
     ):
         super().__init__()
         if format not in FORMATS:
@@ -86,6 +90,8 @@ class VideoDataModule(L.LightningDataModule):
             raise ValueError("format 'ssv2' needs labels_file and video_dir")
         if format == "ssv2" and class_names is not None:
             raise ValueError("format 'ssv2' takes its class names from labels_file, not class_names")
+        if format == "ssv2" and multi_label:
+            raise ValueError("format 'ssv2' is single-label; multi_label needs format 'csv'")
         if format == "csv" and keypoints:
             raise ValueError("keypoints are read from SSv2-layout groundtruth files: use format 'ssv2'")
         self.save_hyperparameters()
@@ -102,7 +108,12 @@ class VideoDataModule(L.LightningDataModule):
     def _csv_class_names(self) -> list[str]:
         root = self.hparams.video_dir
         largest = max(
-            (label for file in self.files.values() if file is not None for _, label in read_csv_list(file, root=root)),
+            (
+                max_label(label)
+                for file in self.files.values()
+                if file is not None
+                for _, label in read_csv_list(file, root=root, multi_label=self.hparams.multi_label)
+            ),
             default=-1,
         )
         return [str(i) for i in range(largest + 1)]
@@ -110,7 +121,10 @@ class VideoDataModule(L.LightningDataModule):
     def _dataset(self, file: str | Path, train: bool) -> ClipDataset:
         hp = self.hparams
         label_map = flip_label_map(self.class_names) if hp.flip else None
-        transform = train_transform(hp.size, label_map=label_map) if train else eval_transform(hp.size)
+        if train:
+            transform = train_transform(hp.size, short_side=hp.short_side, label_map=label_map)
+        else:
+            transform = eval_transform(hp.size, short_side=hp.short_side)
         common = dict(
             num_segments=hp.num_segments,
             train=train,
@@ -129,7 +143,7 @@ class VideoDataModule(L.LightningDataModule):
                 groundtruth_dir=hp.groundtruth_dir,
                 **common,
             )
-        return CsvVideoList(file, class_names=self.class_names, root=hp.video_dir, **common)
+        return CsvVideoList(file, class_names=self.class_names, root=hp.video_dir, multi_label=hp.multi_label, **common)
 
     def setup(self, stage: str | None = None) -> None:
         """Read the annotation files (once) and build a dataset per given split."""

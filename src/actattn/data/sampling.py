@@ -106,7 +106,8 @@ class ClipDataset(Dataset):
     of ``num_segments`` frames ``clip_stride`` apart. ``transform`` takes ``(sample, rng)`` (see
     :mod:`actattn.data.transforms`); ``rng`` is ``None`` when ``train`` is false.
 
-    A sample is ``{"video": (3, T, H, W) float32, "label": int64 scalar (-1 if unlabelled),
+    A sample is ``{"video": (3, T, H, W) float32, "label": int64 scalar (-1 if unlabelled) or
+    float32 (K,) multi-hot,
     "index": int}`` plus ``"keypoints"`` ``(T, J, 3)`` float32 where records name a keypoint file.
     A missing or undecodable video raises :class:`VideoDecodeError`; with ``skip_bad_videos``
     it warns once naming the file, is remembered (:attr:`bad_videos`), and yields ``None``.
@@ -170,7 +171,7 @@ class ClipDataset(Dataset):
             self._bad[index] = True
             warnings.warn(f"skipping a bad video: {err}", stacklevel=2)
             return None
-        if len(frames) == 1:
+        if len(frames) == 1 and self.num_segments > 1:
             warnings.warn(f"{record.path}: a single frame; every sampled frame repeats it", stacklevel=2)
         rng = sample_rng(self.seed, self.epoch, index) if self.train else None
         indices = self.frame_indices(len(frames), rng)
@@ -179,7 +180,8 @@ class ClipDataset(Dataset):
             sample["keypoints"] = read_keypoints(record.keypoints_file, indices)
         sample = self.transform(sample, rng)
         label = -1 if sample["label"] is None else sample["label"]
-        out = {"video": sample["video"], "label": torch.tensor(label, dtype=torch.int64), "index": index}
+        dtype = torch.float32 if np.ndim(label) else torch.int64  # multi-hot or class id
+        out = {"video": sample["video"], "label": torch.as_tensor(label, dtype=dtype), "index": index}
         if "keypoints" in sample:
             out["keypoints"] = sample["keypoints"]
         return out
