@@ -1,7 +1,7 @@
 """One LightningDataModule for the video formats: Something-Something V2 JSON or a ``path,label`` CSV.
 
-Under DDP, Lightning swaps the training loader's shuffling for a ``DistributedSampler`` itself;
-nothing here builds samplers. Training augmentation is seeded per sample by
+The training loader shuffles with a ``DistributedSampler`` over the trainer's world size (one
+replica without DDP), so the order is a function of ``(seed, epoch)`` and survives a resume. Training augmentation is seeded per sample by
 ``(seed, epoch, index)`` (:mod:`actattn.data.sampling`): the training loader sets the dataset's
 epoch from the trainer as each epoch's pass starts, before (persistent) workers fetch anything.
 """
@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import lightning as L
-from torch.utils.data import DataLoader, default_collate
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, default_collate
 
 from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
 from actattn.data.sampling import ClipDataset
@@ -165,19 +166,27 @@ class VideoDataModule(L.LightningDataModule):
         return self.datasets[split]
 
     def _loader_args(self) -> dict:
+        """Loaders draw worker seeds from their own generator, never from the global RNG that
+        dropout uses, so that a resumed run sees the same random numbers as an unbroken one."""
         workers = self.hparams.num_workers
         return dict(
             batch_size=self.hparams.batch_size,
             num_workers=workers,
             persistent_workers=workers > 0,
             collate_fn=collate_drop_none,
+            generator=torch.Generator().manual_seed(self.hparams.seed),
         )
 
     def _trainer_epoch(self) -> int | None:
         return self.trainer.current_epoch if self.trainer is not None else None
 
     def train_dataloader(self) -> DataLoader:
-        return EpochSyncedLoader(self._split("train"), shuffle=True, epoch=self._trainer_epoch, **self._loader_args())
+        """Shuffled by ``(seed, epoch)`` through a DistributedSampler (one replica without DDP),
+        which Lightning keeps and advances each epoch: the order survives a resume."""
+        dataset = self._split("train")
+        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+        sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.hparams.seed)
+        return EpochSyncedLoader(dataset, sampler=sampler, epoch=self._trainer_epoch, **self._loader_args())
 
     def val_dataloader(self) -> DataLoader | list:
         """The validation loader; without a validation split, an empty list (Lightning skips validation)."""
