@@ -60,12 +60,16 @@ def build_datamodule(config: dict[str, Any]) -> VideoDataModule:
 
 
 def build_module(config: dict[str, Any], datamodule: VideoDataModule) -> ActionRecognizer:
+    """The module for the data: class names, input size, and object count where there are objects."""
+    model = config["model"]
+    if datamodule.objects is not None:
+        model = {**model, "head_kwargs": {"num_objects": datamodule.num_objects, **model.get("head_kwargs", {})}}
     return ActionRecognizer(
         num_classes=datamodule.num_classes,
         class_names=datamodule.class_names,
         image_size=datamodule.hparams.size,
         num_segments=datamodule.hparams.num_segments,
-        **config["model"],
+        **model,
     )
 
 

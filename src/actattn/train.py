@@ -3,7 +3,8 @@
 Losses: softmax cross-entropy for single-label sets (SSv2, HMDB51, MPII), weighted sigmoid
 cross-entropy for multi-label sets (HICO; ``pos_weight=10`` as the Attentional Pooling code), plus
 the pose heatmap loss when a head predicts pose and the batch carries keypoints. Metrics come from
-torchmetrics: top-1, top-5, mean class accuracy and mAP (single-label), mAP (multi-label).
+torchmetrics: top-1, top-5, mean class accuracy and mAP (single-label), mAP (multi-label), and
+object top-1 for heads that recognise objects.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from torchmetrics.classification import (
 )
 
 from actattn.data.pose import keypoint_heatmaps
-from actattn.heads import pose_heatmap_loss
+from actattn.heads import DualAttention, dual_attention_loss, pose_heatmap_loss
 from actattn.models import create_model
 from actattn.output import ModelOutput
 
@@ -31,7 +32,7 @@ SCHEDULES = ("none", "step", "multistep", "cosine")
 
 
 def make_metrics(num_classes: int, multi_label: bool) -> MetricCollection:
-    """The held-out metrics: top-1/top-5/mean class accuracy/mAP, or mAP for multi-label sets."""
+    """The held-out action metrics: top-1/top-5/mean class accuracy/mAP, or mAP for multi-label sets."""
     if multi_label:
         return MetricCollection({"mAP": MultilabelAveragePrecision(num_labels=num_classes)})
     return MetricCollection(
@@ -42,6 +43,11 @@ def make_metrics(num_classes: int, multi_label: bool) -> MetricCollection:
             "mAP": MulticlassAveragePrecision(num_classes, average="macro"),
         }
     )
+
+
+def predicts_objects(head: torch.nn.Module) -> bool:
+    """Whether a head has object classifiers (the Dual Attention Network beyond its baseline mode)."""
+    return isinstance(head, DualAttention) and head.mode != "baseline"
 
 
 class ActionRecognizer(L.LightningModule):
@@ -92,12 +98,25 @@ class ActionRecognizer(L.LightningModule):
         )
         self.val_metrics = make_metrics(num_classes, multi_label).clone(prefix="val/")
         self.test_metrics = make_metrics(num_classes, multi_label).clone(prefix="test/")
+        if predicts_objects(self.model.head):
+            objects = MulticlassAccuracy(self.model.head.num_objects, average="micro")
+            self.val_object_top1, self.test_object_top1 = objects, objects.clone()
 
-    def forward(self, video: Tensor) -> ModelOutput:
-        return self.model(video)
+    def forward(self, video: Tensor, **head_inputs: Tensor) -> ModelOutput:
+        return self.model(video, **head_inputs)
+
+    def run(self, batch: dict[str, Tensor]) -> ModelOutput:
+        """The model on a batch; the Dual Attention head also gets the labels (its ``gt_priors``
+        mode uses them as priors; the other modes ignore them)."""
+        if isinstance(self.model.head, DualAttention) and "objects" in batch:
+            return self(batch["video"], action_labels=batch["label"], object_labels=batch["objects"])
+        return self(batch["video"])
 
     def losses(self, out: ModelOutput, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Action loss, plus the pose loss when the head predicts pose and keypoints are given."""
+        """Action loss, plus the pose loss when the head predicts pose and keypoints are given;
+        the Dual Attention head's action and object cross-entropies of both steps."""
+        if isinstance(self.model.head, DualAttention):
+            return dual_attention_loss(out, batch["label"], batch.get("objects"))
         logits = out.logits["action"]
         if self.hparams.multi_label:
             weight = torch.full_like(logits[0], self.hparams.pos_weight)
@@ -116,7 +135,7 @@ class ActionRecognizer(L.LightningModule):
     def training_step(self, batch: dict[str, Tensor] | None, batch_idx: int) -> Tensor | None:
         if batch is None:  # every clip of the batch was a skipped bad video
             return None
-        losses = self.losses(self(batch["video"]), batch)
+        losses = self.losses(self.run(batch), batch)
         loss = sum(losses.values())
         if not torch.isfinite(loss):
             raise FloatingPointError(f"non-finite training loss at step {self.global_step}: {losses}")
@@ -128,11 +147,15 @@ class ActionRecognizer(L.LightningModule):
     def _evaluate(self, batch: dict[str, Tensor] | None, metrics: MetricCollection, stage: str) -> None:
         if batch is None:
             return
-        out = self(batch["video"])
+        out = self.run(batch)
         loss = sum(self.losses(out, batch).values())
         metrics.update(out.logits["action"], batch["label"])
         self.log(f"{stage}/loss", loss, batch_size=len(batch["video"]), sync_dist=True)
         self.log_dict(metrics, prog_bar=stage == "val")
+        if predicts_objects(self.model.head):
+            objects = getattr(self, f"{stage}_object_top1")
+            objects.update(out.logits["object"], batch["objects"][:, 0])  # the first object, never null
+            self.log(f"{stage}/object_top1", objects, prog_bar=stage == "val")
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, self.val_metrics, "val")
@@ -141,7 +164,7 @@ class ActionRecognizer(L.LightningModule):
         self._evaluate(batch, self.test_metrics, "test")
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> ModelOutput:
-        return self(batch["video"])
+        return self.run(batch)
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams

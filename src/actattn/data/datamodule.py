@@ -16,7 +16,8 @@ from torch.utils.data import DataLoader, DistributedSampler, default_collate
 
 from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
 from actattn.data.sampling import ClipDataset
-from actattn.data.ssv2 import SomethingSomethingV2, read_labels
+from actattn.data.ssv2 import SomethingSomethingV2, read_labels, read_split
+from actattn.data.ssv2_objects import ObjectVocabulary, build_object_vocabulary
 from actattn.data.transforms import eval_transform, flip_label_map, train_transform
 
 FORMATS = ("ssv2", "csv")
@@ -54,7 +55,9 @@ class VideoDataModule(L.LightningDataModule):
     ``groundtruth_dir/{id}.npz``. format "csv": the files are ``path,label`` CSVs, relative paths
     resolved against ``video_dir`` if given (else each CSV's folder); ``class_names`` is optional
     (default: ``"0" .. "K-1"`` for the largest id in any split); ``multi_label`` reads
-    ``;``-separated labels as multi-hot vectors (csv only). ``short_side`` is the
+    ``;``-separated labels as multi-hot vectors (csv only). ``objects_file`` (ssv2 only) gives
+    each sample ``"objects"`` from the placeholders: the object clusters are read from that JSON
+    file, or built from the training split and written there for inspection and editing. ``short_side`` is the
     side frames are resized to before cropping ``size`` (default ``size * 256 / 224``). ``flip`` enables horizontal
     flips for the classes that :func:`~actattn.data.transforms.flip_label_map` allows.
     ``num_classes`` and ``class_names`` are set by :meth:`setup`.
@@ -83,6 +86,7 @@ class VideoDataModule(L.LightningDataModule):
         skip_bad_videos: bool = False,
         flip: bool = False,
         multi_label: bool = False,
+        objects_file: str | Path | None = None,
     ):
         super().__init__()
         if format not in FORMATS:
@@ -91,6 +95,8 @@ class VideoDataModule(L.LightningDataModule):
             raise ValueError("format 'ssv2' needs labels_file and video_dir")
         if format == "ssv2" and class_names is not None:
             raise ValueError("format 'ssv2' takes its class names from labels_file, not class_names")
+        if format == "csv" and objects_file is not None:
+            raise ValueError("object labels come from SSv2 placeholders: objects_file needs format 'ssv2'")
         if format == "ssv2" and multi_label:
             raise ValueError("format 'ssv2' is single-label; multi_label needs format 'csv'")
         if format == "csv" and keypoints:
@@ -99,6 +105,7 @@ class VideoDataModule(L.LightningDataModule):
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         self.class_names: list[str] | None = list(class_names) if class_names is not None else None
         self.datasets: dict[str, ClipDataset] = {}
+        self.objects: ObjectVocabulary | None = None
 
     @property
     def num_classes(self) -> int:
@@ -142,6 +149,7 @@ class VideoDataModule(L.LightningDataModule):
                 video_ext=hp.video_ext,
                 keypoints=hp.keypoints,
                 groundtruth_dir=hp.groundtruth_dir,
+                objects=self.objects,
                 **common,
             )
         return CsvVideoList(file, class_names=self.class_names, root=hp.video_dir, multi_label=hp.multi_label, **common)
@@ -156,9 +164,28 @@ class VideoDataModule(L.LightningDataModule):
                 self.class_names = sorted(labels, key=labels.__getitem__)
             else:
                 self.class_names = self._csv_class_names()
+        if self.hparams.objects_file is not None:
+            self.objects = self._object_vocabulary(Path(self.hparams.objects_file))
         for split, file in self.files.items():
             if file is not None:
                 self.datasets[split] = self._dataset(file, train=split == "train")
+
+    def _object_vocabulary(self, path: Path) -> ObjectVocabulary:
+        """Load the (possibly hand-edited) object clusters, or build them from the training split."""
+        if path.is_file():
+            return ObjectVocabulary.load(path)
+        if self.files["train"] is None:
+            raise FileNotFoundError(f"{path} does not exist and there is no train_file to build it from")
+        vocabulary = build_object_vocabulary(read_split(self.files["train"], read_labels(self.hparams.labels_file)))
+        vocabulary.save(path)
+        return vocabulary
+
+    @property
+    def num_objects(self) -> int:
+        """Object clusters including the null label (after setup, with ``objects_file``)."""
+        if self.objects is None:
+            raise RuntimeError("num_objects is known after setup() with objects_file")
+        return len(self.objects)
 
     def _split(self, split: str) -> ClipDataset:
         if split not in self.datasets:

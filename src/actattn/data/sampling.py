@@ -76,11 +76,13 @@ def clip_indices(
 
 @dataclass(frozen=True)
 class ClipRecord:
-    """One sample of a video dataset: the video, its label (None if unlabelled), its keypoint file."""
+    """One sample of a video dataset: the video, its label (None if unlabelled), its keypoint file,
+    and its object labels (first object, second object or null) where the format has them."""
 
     path: Path
     label: int | None
     keypoints_file: Path | None = None
+    objects: tuple[int, int] | None = None
 
 
 def read_keypoints(path: str | Path, indices: Sequence[int]) -> np.ndarray:
@@ -108,7 +110,8 @@ class ClipDataset(Dataset):
 
     A sample is ``{"video": (3, T, H, W) float32, "label": int64 scalar (-1 if unlabelled) or
     float32 (K,) multi-hot,
-    "index": int}`` plus ``"keypoints"`` ``(T, J, 3)`` float32 where records name a keypoint file.
+    "index": int}`` plus ``"keypoints"`` ``(T, J, 3)`` float32 where records name a keypoint file
+    and ``"objects"`` ``(2,)`` int64 where records carry object labels.
     A missing or undecodable video raises :class:`VideoDecodeError`; with ``skip_bad_videos``
     it warns once naming the file, is remembered (:attr:`bad_videos`), and yields ``None``.
     """
@@ -184,4 +187,6 @@ class ClipDataset(Dataset):
         out = {"video": sample["video"], "label": torch.as_tensor(label, dtype=dtype), "index": index}
         if "keypoints" in sample:
             out["keypoints"] = sample["keypoints"]
+        if record.objects is not None:
+            out["objects"] = torch.tensor(record.objects, dtype=torch.int64)
         return out

@@ -16,10 +16,14 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from actattn.data.sampling import ClipDataset, ClipRecord
+
+if TYPE_CHECKING:
+    from actattn.data.ssv2_objects import ObjectVocabulary
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,9 @@ class SomethingSomethingV2(ClipDataset):
 
     With ``keypoints`` each sample also carries ``"keypoints"`` ``(T, J, 3)``, read from
     ``groundtruth_dir/{id}.npz["keypoints"]`` (pixels of the original frames, SynthHOI layout)
-    at the sampled frames and transformed with them. ``class_names[i]`` is class ``i``'s name.
+    at the sampled frames and transformed with them. With ``objects`` (an object vocabulary, see
+    :mod:`actattn.data.ssv2_objects`) each sample carries ``"objects"``: the placeholders'
+    cluster ids (first, second or null). ``class_names[i]`` is class ``i``'s name.
     See :class:`~actattn.data.sampling.ClipDataset` for the sample and the bad-video behaviour.
     """
 
@@ -138,6 +144,7 @@ class SomethingSomethingV2(ClipDataset):
         seed: int = 0,
         skip_bad_videos: bool = False,
         clip_stride: int | None = None,
+        objects: ObjectVocabulary | None = None,
     ):
         if keypoints and groundtruth_dir is None:
             raise ValueError("keypoints=True needs groundtruth_dir (the folder of {id}.npz files)")
@@ -150,6 +157,7 @@ class SomethingSomethingV2(ClipDataset):
                 video_dir / f"{entry.id}{video_ext}",
                 entry.label,
                 Path(groundtruth_dir) / f"{entry.id}.npz" if keypoints else None,
+                objects.labels(entry.placeholders) if objects is not None else None,
             )
             for entry in self.entries
         ]
