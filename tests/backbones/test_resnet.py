@@ -73,3 +73,17 @@ def test_bad_arguments_raise(tmp_path) -> None:
         ResNet("resnet18", pretrained=True, weights_path=tmp_path / "x.pth")
     with pytest.raises(ValueError, match=r"expected video \(B, 3, T, H, W\), got \(3, 2, 32, 32\)"):
         ResNet("resnet18")(torch.zeros(3, 2, 32, 32))
+
+
+def test_tsm_backbone_mixes_neighbouring_frames() -> None:
+    """With the temporal shift, changing frame 0 changes frame 1's features; without it, not."""
+    video = torch.randn(1, 3, 4, 32, 32)
+    changed = video.clone()
+    changed[:, :, 0] += 1.0
+    for tsm, expect_mixing in ((4, True), (None, False)):
+        net = ResNet("resnet18", tsm_segments=tsm).eval()
+        with torch.no_grad():
+            moved = (net(video)[:, 1] - net(changed)[:, 1]).abs().max()
+        assert (moved > 1e-6) == expect_mixing
+    with pytest.raises(ValueError, match="TSM built for 4 frames, got 3"):
+        ResNet("resnet18", tsm_segments=4)(torch.randn(1, 3, 3, 32, 32))

@@ -18,6 +18,8 @@ from torch import Tensor, nn
 from torchvision import models
 from torchvision.models import WeightsEnum
 
+from actattn.temporal import add_temporal_shift
+
 ARCHS: dict[str, tuple[Callable[..., models.ResNet], WeightsEnum]] = {
     "resnet18": (models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1),
     "resnet34": (models.resnet34, models.ResNet34_Weights.IMAGENET1K_V1),
@@ -37,6 +39,9 @@ class ResNet(nn.Module):
         weights_path: a local torchvision ResNet state dict (``torch.save(model.state_dict())``);
             trunk keys must match exactly, ``fc.*`` keys are ignored.
         stride1_last: stride 1 in ``layer4`` (output stride 16 instead of 32).
+        tsm_segments: make it a Temporal Shift Module network for clips of this many frames
+            (1/8 of the channels shifted each way inside every residual branch, every other
+            block for ResNet-101; :func:`actattn.temporal.add_temporal_shift`).
 
     Attributes:
         out_channels: C of the output (512 for resnet18/34, 2048 for resnet50/101).
@@ -50,6 +55,7 @@ class ResNet(nn.Module):
         pretrained: bool = False,
         weights_path: str | Path | None = None,
         stride1_last: bool = False,
+        tsm_segments: int | None = None,
     ) -> None:
         super().__init__()
         if arch not in ARCHS:
@@ -57,6 +63,9 @@ class ResNet(nn.Module):
         if pretrained and weights_path is not None:
             raise ValueError("ResNet: pass either pretrained=True or weights_path, not both")
         net = _build(arch, pretrained)
+        if tsm_segments is not None:
+            add_temporal_shift(net, tsm_segments)
+        self.tsm_segments = tsm_segments
         self.trunk = nn.Sequential(OrderedDict((name, getattr(net, name)) for name in TRUNK_LAYERS))
         if weights_path is not None:
             load_trunk_weights(self.trunk, Path(weights_path))
@@ -69,6 +78,8 @@ class ResNet(nn.Module):
         """(B, 3, T, H, W) -> (B, T, C, H', W')."""
         if video.ndim != 5 or video.shape[1] != 3:
             raise ValueError(f"ResNet: expected video (B, 3, T, H, W), got {tuple(video.shape)}")
+        if self.tsm_segments is not None and video.shape[2] != self.tsm_segments:
+            raise ValueError(f"ResNet: TSM built for {self.tsm_segments} frames, got {video.shape[2]}")
         frames = rearrange(video, "b c t h w -> (b t) c h w")
         return rearrange(self.trunk(frames), "(b t) c h w -> b t c h w", b=video.shape[0])
 

@@ -118,38 +118,38 @@ def _category(name, shape, width, height, colours, texture, properties) -> Objec
 
 
 OBJECTS: tuple[ObjectCategory, ...] = (
-    _category("cup", "cup", (0.13, 0.17), (0.14, 0.18),
+    _category("cup", "cup", (0.17, 0.22), (0.18, 0.23),
               (((200, 40, 40), (240, 240, 235)), ((40, 80, 200), (240, 240, 235)), ((235, 200, 40), (60, 60, 60))),
               "band", "rigid graspable"),
-    _category("box", "rect", (0.17, 0.22), (0.13, 0.17),
+    _category("box", "rect", (0.22, 0.27), (0.17, 0.21),
               (((180, 130, 80), (225, 205, 160)), ((150, 105, 60), (215, 195, 150))), "tape",
               "rigid graspable can_support"),
-    _category("pen", "pen", (0.17, 0.22), (0.04, 0.05),
+    _category("pen", "pen", (0.22, 0.27), (0.055, 0.065),
               (((30, 60, 200), (20, 30, 90)), ((30, 30, 35), (120, 120, 130)), ((200, 30, 30), (90, 20, 20))),
               "pen", "rigid graspable"),
-    _category("book", "rect", (0.19, 0.24), (0.08, 0.1),
+    _category("book", "rect", (0.24, 0.29), (0.1, 0.12),
               (((40, 130, 60), (240, 235, 215)), ((150, 30, 40), (240, 235, 215)), ((30, 40, 110), (240, 235, 215))),
               "book", "rigid graspable can_support"),
-    _category("ball", "disc", (0.12, 0.15), (0.12, 0.15),
+    _category("ball", "disc", (0.16, 0.19), (0.16, 0.19),
               (((230, 90, 30), (30, 30, 30)), ((40, 160, 60), (250, 250, 250)), ((220, 40, 140), (250, 220, 40))),
               "ball", "rigid graspable round"),
-    _category("bottle", "bottle", (0.08, 0.1), (0.2, 0.24),
+    _category("bottle", "bottle", (0.1, 0.13), (0.25, 0.29),
               (((60, 150, 90), (240, 240, 240)), ((60, 120, 200), (250, 230, 60)), ((150, 190, 210), (220, 60, 50))),
               "label", "rigid graspable"),
-    _category("paper", "rect", (0.25, 0.3), (0.1, 0.12), (((245, 245, 240), (110, 140, 225)),), "ruled",
+    _category("paper", "rect", (0.29, 0.34), (0.13, 0.15), (((245, 245, 240), (110, 140, 225)),), "ruled",
               "tearable can_cover flat"),
-    _category("phone", "rounded", (0.1, 0.12), (0.16, 0.19),
+    _category("phone", "rounded", (0.13, 0.15), (0.2, 0.23),
               (((25, 25, 30), (50, 110, 200)), ((200, 200, 205), (40, 90, 170))), "phone", "rigid graspable"),
-    _category("spoon", "spoon", (0.18, 0.22), (0.055, 0.065), (((185, 185, 195), (120, 120, 130)),), "metal",
+    _category("spoon", "spoon", (0.23, 0.27), (0.07, 0.085), (((185, 185, 195), (120, 120, 130)),), "metal",
               "rigid graspable"),
-    _category("towel", "rounded", (0.21, 0.26), (0.09, 0.11),
+    _category("towel", "rounded", (0.26, 0.31), (0.12, 0.14),
               (((60, 170, 200), (250, 250, 240)), ((230, 120, 150), (255, 240, 245)), ((250, 200, 60), (200, 60, 40))),
               "stripes", "soft can_cover flat"),
-    _category("sponge", "rounded", (0.13, 0.16), (0.09, 0.11), (((245, 215, 60), (50, 140, 60)),), "sponge",
+    _category("sponge", "rounded", (0.17, 0.2), (0.12, 0.14), (((245, 215, 60), (50, 140, 60)),), "sponge",
               "soft graspable"),
-    _category("plate", "disc", (0.21, 0.25), (0.09, 0.11), (((245, 245, 245), (40, 90, 170)), ((245, 240, 225), (180, 40, 40))),
+    _category("plate", "disc", (0.26, 0.3), (0.12, 0.14), (((245, 245, 245), (40, 90, 170)), ((245, 240, 225), (180, 40, 40))),
               "plate", "rigid graspable round can_support"),
-    _category("napkin", "rect", (0.19, 0.23), (0.1, 0.12), (((250, 215, 220), (200, 60, 90)), ((215, 235, 250), (40, 110, 180))),
+    _category("napkin", "rect", (0.24, 0.28), (0.13, 0.15), (((250, 215, 220), (200, 60, 90)), ((215, 235, 250), (40, 110, 180))),
               "dots", "tearable can_cover flat"),
 )
 NULL_OBJECT: int = len(OBJECTS)
@@ -336,7 +336,7 @@ class _Builder:
         self.p[end:] = 2.0
         self.q = np.clip(self.p, 0.0, 1.0)
         self.active = (self.p >= 0) & (self.p <= 1)
-        self.row = rng.uniform(0.62, 0.74) * self.S
+        self.row = rng.uniform(0.64, 0.76) * self.S
         self.kind = np.full(self.T, REST)
         self.point = np.zeros((self.T, 2))
         self.d = np.zeros((self.T, 2))
@@ -390,9 +390,9 @@ def _smooth(x: np.ndarray) -> np.ndarray:
 def _push(b: _Builder, template: Template) -> list[_Track]:
     a = b.new_object(template.affordance).animated(b.T)
     s, S = template.direction, b.S
-    travel = b.M * b.uniform(0.16, 0.24) * S
-    left = b.span(0.2 * S + a.width + travel)
-    x0 = left + 0.2 * S + a.width / 2 if s > 0 else left + travel + a.width / 2
+    travel = b.M * b.uniform(0.14, 0.2) * S
+    left = b.span(0.25 * S + a.width + travel)
+    x0 = left + 0.25 * S + a.width / 2 if s > 0 else left + travel + a.width / 2
     a.cx = x0 + s * travel * b.q
     b.target(SIDE, a.cx - s * a.width / 2, b.row - 0.45 * a.height, (s, 0.0))
     return [a]
@@ -401,9 +401,9 @@ def _push(b: _Builder, template: Template) -> list[_Track]:
 def _pretend(b: _Builder, template: Template) -> list[_Track]:
     a = b.new_object(template.affordance)
     s, S = (1 if b.rng.random() < 0.5 else -1), b.S
-    gap = S * (0.045 + 0.06 * b.M * (0.5 + 0.5 * np.cos(2 * np.pi * b.q)))
-    left = b.span(0.3 * S + a.width)
-    a.cx = np.array([left + 0.3 * S + a.width / 2 if s > 0 else left + a.width / 2])
+    gap = S * (0.07 + 0.06 * b.M * (0.5 + 0.5 * np.cos(2 * np.pi * b.q)))
+    left = b.span(0.35 * S + a.width)
+    a.cx = np.array([left + 0.35 * S + a.width / 2 if s > 0 else left + a.width / 2])
     b.target(GAP, a.cx - s * a.width / 2, b.row - 0.45 * a.height, (s, 0.0), gap)
     return [a]
 
@@ -434,9 +434,9 @@ def _drop(b: _Builder, template: Template) -> list[_Track]:
 
 def _tear(b: _Builder, template: Template) -> list[_Track]:
     a = b.new_object(template.affordance).animated(b.T)
-    split = b.M * b.uniform(0.1, 0.14) * b.S
+    split = b.M * b.uniform(0.13, 0.17) * b.S
     a.cx[:] = b.span(a.width + split + 0.05 * b.S) + a.width / 2
-    a.dx = np.where(b.p >= 0, split * np.where(b.active, 0.3 + 0.7 * b.q, 1.0), 0.0)
+    a.dx = np.where(b.p >= 0, split * np.where(b.active, 0.45 + 0.55 * b.q, 1.0), 0.0)
     a.dy = np.where(b.active, -0.35 * a.dx, 0.0)
     b.target(GRIP, a.cx + a.dx + a.width / 4, b.row + a.dy - a.height, (0.0, 1.0))
     return [a]
@@ -481,7 +481,7 @@ def _pair(b: _Builder, template: Template, gap0: float, room: float) -> tuple[_T
 
 
 def _closer(b: _Builder, template: Template) -> list[_Track]:
-    gap0 = b.M * b.uniform(0.2, 0.26) * b.S + 0.03 * b.S
+    gap0 = b.M * b.uniform(0.16, 0.21) * b.S + 0.03 * b.S
     a, partner, s = _pair(b, template, gap0, 0.15 * b.S)
     a.cx = partner.cx[0] + s * ((a.width + partner.width) / 2 + gap0 + (0.02 * b.S - gap0) * b.q)
     b.target(SIDE, a.cx + s * a.width / 2, b.row - 0.45 * a.height, (-s, 0.0))
@@ -489,7 +489,7 @@ def _closer(b: _Builder, template: Template) -> list[_Track]:
 
 
 def _away(b: _Builder, template: Template) -> list[_Track]:
-    gap0, travel = 0.12 * b.S, b.M * b.uniform(0.18, 0.24) * b.S
+    gap0, travel = 0.13 * b.S, b.M * b.uniform(0.14, 0.19) * b.S
     a, partner, s = _pair(b, template, gap0 + travel, 0.0)
     a.cx = partner.cx[0] + s * ((a.width + partner.width) / 2 + gap0 + travel * b.q)
     b.target(SIDE, a.cx - s * a.width / 2, b.row - 0.45 * a.height, (s, 0.0))
@@ -545,7 +545,7 @@ def _add_distractors(b: _Builder, tracks: list[_Track]) -> None:
         choices = [i for i in range(b.config.num_objects) if i not in taken] or list(range(b.config.num_objects))
         category = int(b.rng.choice(choices))
         far = bool(b.rng.random() < 0.5)
-        base = b.uniform(0.26, 0.36) * S if far else b.uniform(0.93, 0.98) * S
+        base = b.uniform(0.24, 0.33) * S if far else b.uniform(0.95, 0.99) * S
         track = b.object(category, base, base - 0.02 * S if far else base - b.row - 0.03 * S)
         for _attempt in range(20):
             x = b.uniform(0.03 * S + track.width / 2, 0.97 * S - track.width / 2)
@@ -573,7 +573,7 @@ def _arm(b: _Builder) -> _Hand:
     reach = _to_border(centre, entry, S)
     border, normal = centre + entry * reach, np.array([-entry[1], entry[0]])
     for idle in (b.p < 0, b.p > 1):
-        rest = [border - entry * b.uniform(0.1, 0.14) * S + normal * b.uniform(-0.06, 0.06) * S for _ in range(2)]
+        rest = [border - entry * b.uniform(-0.03, 0.02) * S + normal * b.uniform(-0.06, 0.06) * S for _ in range(2)]
         w = np.linspace(0.0, 1.0, int(idle.sum()))[:, None]
         b.point[idle] = rest[0] * (1 - w) + rest[1] * w
         b.d[idle] = -entry
@@ -650,7 +650,7 @@ def _context_texture(context: int, size: int) -> np.ndarray:
     name = CONTEXTS[context]
     if name == "wood table":
         grain = np.sin(2 * np.pi * y / 0.045 + 2.5 * blobs(0.12))
-        value = 1 + 0.09 * grain + 0.03 * fine - 0.35 * (np.mod(y, 0.32) < line)
+        value = 1 + 0.06 * grain + 0.02 * fine - 0.3 * (np.mod(y, 0.32) < line)
         rgb = value[..., None] * np.float32([150, 100, 60])
     elif name == "tiled floor":
         tiles = rng.uniform(0.9, 1.05, (12, 12)).astype(np.float32)
@@ -659,7 +659,7 @@ def _context_texture(context: int, size: int) -> np.ndarray:
         rgb = np.where(grout[..., None], np.float32([120, 115, 110]), shade[..., None] * np.float32([205, 200, 188]))
     elif name == "grass":
         blades = ndimage.gaussian_filter(rng.standard_normal((n, n)), (1.2, 0.35))
-        value = 1 + 0.16 * blades / blades.std() + 0.12 * blobs(0.08)
+        value = 1 + 0.08 * blades / blades.std() + 0.08 * blobs(0.08)
         rgb = value[..., None] * np.float32([70, 140, 50])
     elif name == "office desk":
         value = 1 + 0.035 * fine + 0.05 * blobs(0.3) + 0.06 * (x - 1)
@@ -667,7 +667,7 @@ def _context_texture(context: int, size: int) -> np.ndarray:
     elif name == "carpet":
         diamond = np.abs(np.mod(x / 0.12, 1) - 0.5) + np.abs(np.mod(y / 0.12, 1) - 0.5) < 0.22
         rgb = np.where(diamond[..., None], np.float32([175, 85, 70]), np.float32([130, 40, 55]))
-        rgb = rgb * (1 + 0.08 * fine)[..., None]
+        rgb = rgb * (1 + 0.05 * fine)[..., None]
     else:
         veins = np.abs(np.sin(2 * np.pi * (x + y) / 0.5 + 3 * blobs(0.15)))
         value = (1 + 0.02 * fine) * (1 - 0.35 * np.clip(1 - veins / 0.1, 0, 1))
@@ -824,8 +824,8 @@ def _draw_object(canvas: np.ndarray, t: _Track, margin: int) -> np.ndarray:
 
 def _hand_sizes(size: int) -> dict[str, float]:
     """Arm and hand dimensions in pixels (keypoints lie on the drawn arm since radii are >= 0.9 px)."""
-    return {"upper": 0.05 * size, "fore": 0.04 * size, "palm_r": 0.032 * size, "palm": 0.06 * size,
-            "finger": 0.07 * size, "finger_r": max(0.9, 0.012 * size), "overlap": max(1.0, 0.015 * size)}
+    return {"upper": 0.065 * size, "fore": 0.052 * size, "palm_r": 0.042 * size, "palm": 0.075 * size,
+            "finger": 0.09 * size, "finger_r": max(0.9, 0.016 * size), "overlap": max(1.0, 0.018 * size)}
 
 
 def _normal(d: np.ndarray) -> np.ndarray:
