@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from actattn.experiment import fit, merged, test
+from actattn.experiment import evaluate, fit, merged
 from actattn.output import ModelOutput
 from actattn.train import ActionRecognizer
 
@@ -16,7 +16,7 @@ def test_fit_writes_checkpoints_and_reports_metrics(tiny_config: dict) -> None:
     assert (checkpoints / "last.ckpt").is_file() and (checkpoints / "best.ckpt").is_file()
     assert module.trainer.global_step == 2 * 3  # 24 clips / batch 8, two epochs
     assert {"val/top1", "val/top5", "val/mean_class_accuracy", "val/mAP"} <= set(module.trainer.callback_metrics)
-    metrics, _ = test(tiny_config, checkpoints / "last.ckpt")
+    metrics, _ = evaluate(tiny_config, checkpoints / "last.ckpt")
     assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0
     assert seconds > 0 and (Path(tiny_config["out"]) / "metrics.csv").is_file()
 

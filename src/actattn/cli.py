@@ -34,10 +34,10 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
 
 def cmd_test(args: argparse.Namespace) -> None:
-    from actattn.experiment import load_config, save_json, test
+    from actattn.experiment import evaluate, load_config, save_json
 
     config = load_config(args.config, args.set)
-    metrics, seconds = test(config, args.checkpoint)
+    metrics, seconds = evaluate(config, args.checkpoint)
     save_json({**metrics, "eval_seconds": seconds}, Path(config["out"]) / "test_metrics.json")
     print(json.dumps(metrics, indent=2))
 

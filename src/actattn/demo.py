@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from actattn.data.synthetic import preset, write_dataset
-from actattn.experiment import fit, save_json, test, write_pictures
+from actattn.experiment import evaluate, fit, save_json, write_pictures
 
 COLUMNS = ("top1", "top5", "mean_class_accuracy", "train_seconds", "eval_seconds")
 
@@ -54,7 +54,7 @@ def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
             shutil.rmtree(run["out"])
         print(f"\n=== training {name} ===")
         module, datamodule, train_seconds = fit(run)
-        metrics, eval_seconds = test(run, run["out"] / "checkpoints" / "last.ckpt")
+        metrics, eval_seconds = evaluate(run, run["out"] / "checkpoints" / "last.ckpt")
         results[name] = {**metrics, "train_seconds": train_seconds, "eval_seconds": eval_seconds}
         write_pictures(module, datamodule.datasets["test"], out / "pictures" / name, count=config.get("pictures", 4))
     save_json(results, out / "metrics.json")

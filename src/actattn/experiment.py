@@ -102,7 +102,7 @@ def fit(config: dict[str, Any], resume: bool = False) -> tuple[ActionRecognizer,
     return module, datamodule, time.perf_counter() - start
 
 
-def test(config: dict[str, Any], checkpoint: str | Path) -> tuple[dict[str, float], float]:
+def evaluate(config: dict[str, Any], checkpoint: str | Path) -> tuple[dict[str, float], float]:
     """Evaluate a checkpoint on the config's test split (its validation split if none)."""
     datamodule = build_datamodule(config)
     module = ActionRecognizer.load_from_checkpoint(checkpoint, map_location="cpu")

@@ -187,9 +187,10 @@ class ActionRecognizer(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep every RNG state, so that a resumed run draws the same dropout masks as an unbroken one."""
-        checkpoint["rng_states"] = {
+        _, keys, position, has_gauss, gauss = np.random.get_state()
+        checkpoint["rng_states"] = {  # tensors and plain values only, so weights_only loading works
             "torch": torch.get_rng_state(),
-            "numpy": np.random.get_state(),
+            "numpy": (torch.from_numpy(keys.astype(np.int64)), position, has_gauss, gauss),
             "python": random.getstate(),
         }
 
@@ -197,5 +198,6 @@ class ActionRecognizer(L.LightningModule):
         states = checkpoint.get("rng_states")
         if states is not None:
             torch.set_rng_state(states["torch"])
-            np.random.set_state(states["numpy"])
+            keys, position, has_gauss, gauss = states["numpy"]
+            np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), position, has_gauss, gauss))
             random.setstate(states["python"])

@@ -4,7 +4,15 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from actattn.data.sampling import ClipDataset, ClipRecord, clip_indices, read_keypoints, sample_rng, segment_indices
+from actattn.data.sampling import (
+    ClipDataset,
+    ClipRecord,
+    EpochSampler,
+    clip_indices,
+    read_keypoints,
+    sample_rng,
+    segment_indices,
+)
 from actattn.data.transforms import eval_transform, train_transform
 from actattn.data.video import VideoDecodeError, write_video
 
@@ -97,25 +105,24 @@ def test_sample_layout_and_unlabelled(videos):
 
 def test_training_is_reproducible_per_epoch(videos):
     data = _dataset(videos, train=True, seed=3)
-    first = [data[0]["video"] for _ in range(2)]
+    first = [data[0, 0]["video"] for _ in range(2)]
     torch.testing.assert_close(first[0], first[1])
-    clips = {}
-    for epoch in range(6):
-        data.set_epoch(epoch)
-        clips[epoch] = data[0]["video"]
+    clips = {epoch: data[0, epoch]["video"] for epoch in range(6)}
     assert any(not torch.equal(clips[0], clips[e]) for e in range(1, 6))
-    data.set_epoch(0)
-    torch.testing.assert_close(data[0]["video"], clips[0])
-    assert not torch.equal(_dataset(videos, train=True, seed=4)[0]["video"], clips[0])
+    torch.testing.assert_close(data[0]["video"], clips[0])  # a bare index is epoch 0
+    assert not torch.equal(_dataset(videos, train=True, seed=4)[0, 0]["video"], clips[0])
 
 
-def test_persistent_workers_see_the_epoch(videos):
+def test_epoch_sampler_hands_the_epoch_to_persistent_workers(videos):
     data = _dataset(videos, train=True, seed=1)
-    loader = DataLoader(data, batch_size=2, num_workers=1, persistent_workers=True)
+    sampler = EpochSampler(data, num_replicas=1, rank=0, shuffle=True, seed=0)
+    loader = DataLoader(data, batch_size=2, sampler=sampler, num_workers=1, persistent_workers=True)
     for epoch in (0, 5):
-        data.set_epoch(epoch)
+        sampler.set_epoch(epoch)
+        keys = list(sampler)
+        assert all(e == epoch for _, e in keys) and sorted(i for i, _ in keys) == list(range(len(data)))
         batch = next(iter(loader))
-        expected = torch.stack([data[i]["video"] for i in range(2)])
+        expected = torch.stack([data[key]["video"] for key in keys[:2]])
         torch.testing.assert_close(batch["video"], expected)
 
 

@@ -1,21 +1,20 @@
 """One LightningDataModule for the video formats: Something-Something V2 JSON or a ``path,label`` CSV.
 
-The training loader shuffles with a ``DistributedSampler`` over the trainer's world size (one
-replica without DDP), so the order is a function of ``(seed, epoch)`` and survives a resume. Training augmentation is seeded per sample by
-``(seed, epoch, index)`` (:mod:`actattn.data.sampling`): the training loader sets the dataset's
-epoch from the trainer as each epoch's pass starts, before (persistent) workers fetch anything.
+The training loader shuffles with an ``EpochSampler`` (a ``DistributedSampler`` over the
+trainer's world size, one replica without DDP) that hands each index over with its epoch: the
+order and the augmentation are functions of ``(seed, epoch, index)`` and survive a resume.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, default_collate
+from torch.utils.data import DataLoader, default_collate
 
 from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
-from actattn.data.sampling import ClipDataset
+from actattn.data.sampling import ClipDataset, EpochSampler
 from actattn.data.ssv2 import SomethingSomethingV2, read_labels, read_split
 from actattn.data.ssv2_objects import ObjectVocabulary, build_object_vocabulary
 from actattn.data.transforms import eval_transform, flip_label_map, train_transform
@@ -27,24 +26,6 @@ def collate_drop_none(batch: list[dict | None]) -> dict | None:
     """Default-collate the samples that are not ``None`` (skipped bad videos); ``None`` if none is left."""
     samples = [sample for sample in batch if sample is not None]
     return default_collate(samples) if samples else None
-
-
-class EpochSyncedLoader(DataLoader):
-    """A DataLoader that sets ``dataset.set_epoch(epoch())`` as each pass starts (unless ``None``).
-
-    This happens in the main process before any index is sent to a worker, and the epoch lives
-    in shared memory, so persistent workers sample the new epoch from its first batch on.
-    """
-
-    def __init__(self, *args, epoch: Callable[[], int | None], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.epoch = epoch
-
-    def __iter__(self):
-        current = self.epoch()
-        if current is not None:
-            self.dataset.set_epoch(current)
-        return super().__iter__()
 
 
 class VideoDataModule(L.LightningDataModule):
@@ -101,7 +82,7 @@ class VideoDataModule(L.LightningDataModule):
             raise ValueError("format 'ssv2' is single-label; multi_label needs format 'csv'")
         if format == "csv" and keypoints:
             raise ValueError("keypoints are read from SSv2-layout groundtruth files: use format 'ssv2'")
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["class_names"])  # the module logs the resolved names
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         self.class_names: list[str] | None = list(class_names) if class_names is not None else None
         self.datasets: dict[str, ClipDataset] = {}
@@ -204,16 +185,13 @@ class VideoDataModule(L.LightningDataModule):
             generator=torch.Generator().manual_seed(self.hparams.seed),
         )
 
-    def _trainer_epoch(self) -> int | None:
-        return self.trainer.current_epoch if self.trainer is not None else None
-
     def train_dataloader(self) -> DataLoader:
-        """Shuffled by ``(seed, epoch)`` through a DistributedSampler (one replica without DDP),
-        which Lightning keeps and advances each epoch: the order survives a resume."""
+        """Shuffled by ``(seed, epoch)`` through an :class:`EpochSampler` (a DistributedSampler,
+        one replica without DDP), which Lightning keeps and advances each epoch."""
         dataset = self._split("train")
         world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
-        sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.hparams.seed)
-        return EpochSyncedLoader(dataset, sampler=sampler, epoch=self._trainer_epoch, **self._loader_args())
+        sampler = EpochSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.hparams.seed)
+        return DataLoader(dataset, sampler=sampler, **self._loader_args())
 
     def val_dataloader(self) -> DataLoader | list:
         """The validation loader; without a validation split, an empty list (Lightning skips validation)."""

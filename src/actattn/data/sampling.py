@@ -8,8 +8,8 @@ Two samplers (REFERENCE_NOTES sections 3, 5, 6):
 
 Training randomness comes from :func:`sample_rng` ``(seed, epoch, index)``: the same seed gives
 the same clips and crops, every epoch differs, and DDP ranks (which draw different indices) differ.
-:class:`ClipDataset` holds the epoch in shared memory so that persistent DataLoader workers see
-:meth:`ClipDataset.set_epoch` (the datamodule calls it when each epoch's iteration starts).
+The epoch travels with the index: :class:`EpochSampler` yields ``(index, epoch)`` keys, so the
+workers (persistent or not) need no shared state and a resumed run draws what an unbroken one did.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, DistributedSampler
 
 from actattn.data.video import VideoDecodeError, read_video
 
@@ -134,19 +134,10 @@ class ClipDataset(Dataset):
         self.seed = seed
         self.skip_bad_videos = skip_bad_videos
         self.clip_stride = clip_stride
-        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._bad = torch.zeros(len(self.records), dtype=torch.bool).share_memory_()
 
     def __len__(self) -> int:
         return len(self.records)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Training samples of ``epoch`` use ``sample_rng(seed, epoch, index)``; seen by all workers."""
-        self._epoch.fill_(epoch)
-
-    @property
-    def epoch(self) -> int:
-        return int(self._epoch)
 
     @property
     def bad_videos(self) -> list[Path]:
@@ -162,7 +153,9 @@ class ClipDataset(Dataset):
             return segment_indices(num_frames, self.num_segments, train=self.train, rng=rng)
         return clip_indices(num_frames, self.num_segments, self.clip_stride, train=self.train, rng=rng)
 
-    def __getitem__(self, index: int) -> dict | None:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict | None:
+        """``key`` is an index, or ``(index, epoch)`` from :class:`EpochSampler` in training."""
+        index, epoch = key if isinstance(key, tuple) else (key, 0)
         record = self.records[index]
         if self._bad[index]:
             return None
@@ -176,7 +169,7 @@ class ClipDataset(Dataset):
             return None
         if len(frames) == 1 and self.num_segments > 1:
             warnings.warn(f"{record.path}: a single frame; every sampled frame repeats it", stacklevel=2)
-        rng = sample_rng(self.seed, self.epoch, index) if self.train else None
+        rng = sample_rng(self.seed, epoch, index) if self.train else None
         indices = self.frame_indices(len(frames), rng)
         sample = {"frames": frames[indices], "label": record.label}
         if record.keypoints_file is not None:
@@ -190,3 +183,11 @@ class ClipDataset(Dataset):
         if record.objects is not None:
             out["objects"] = torch.tensor(record.objects, dtype=torch.int64)
         return out
+
+
+class EpochSampler(DistributedSampler):
+    """A DistributedSampler (seeded shuffle per epoch; one replica without DDP) that yields
+    ``(index, epoch)``, so that a sample's augmentation follows the epoch Lightning set."""
+
+    def __iter__(self):
+        return ((index, self.epoch) for index in super().__iter__())

@@ -391,8 +391,8 @@ def _push(b: _Builder, template: Template) -> list[_Track]:
     a = b.new_object(template.affordance).animated(b.T)
     s, S = template.direction, b.S
     travel = b.M * b.uniform(0.14, 0.2) * S
-    left = b.span(0.25 * S + a.width + travel)
-    x0 = left + 0.25 * S + a.width / 2 if s > 0 else left + travel + a.width / 2
+    left = b.span(0.3 * S + a.width + travel)
+    x0 = left + 0.3 * S + a.width / 2 if s > 0 else left + travel + a.width / 2
     a.cx = x0 + s * travel * b.q
     b.target(SIDE, a.cx - s * a.width / 2, b.row - 0.45 * a.height, (s, 0.0))
     return [a]
@@ -401,9 +401,9 @@ def _push(b: _Builder, template: Template) -> list[_Track]:
 def _pretend(b: _Builder, template: Template) -> list[_Track]:
     a = b.new_object(template.affordance)
     s, S = (1 if b.rng.random() < 0.5 else -1), b.S
-    gap = S * (0.07 + 0.06 * b.M * (0.5 + 0.5 * np.cos(2 * np.pi * b.q)))
-    left = b.span(0.35 * S + a.width)
-    a.cx = np.array([left + 0.35 * S + a.width / 2 if s > 0 else left + a.width / 2])
+    gap = S * (0.1 + 0.06 * b.M * (0.5 + 0.5 * np.cos(2 * np.pi * b.q)))
+    left = b.span(0.45 * S + a.width)
+    a.cx = np.array([left + 0.45 * S + a.width / 2 if s > 0 else left + a.width / 2])
     b.target(GAP, a.cx - s * a.width / 2, b.row - 0.45 * a.height, (s, 0.0), gap)
     return [a]
 
@@ -824,8 +824,8 @@ def _draw_object(canvas: np.ndarray, t: _Track, margin: int) -> np.ndarray:
 
 def _hand_sizes(size: int) -> dict[str, float]:
     """Arm and hand dimensions in pixels (keypoints lie on the drawn arm since radii are >= 0.9 px)."""
-    return {"upper": 0.065 * size, "fore": 0.052 * size, "palm_r": 0.042 * size, "palm": 0.075 * size,
-            "finger": 0.09 * size, "finger_r": max(0.9, 0.016 * size), "overlap": max(1.0, 0.018 * size)}
+    return {"upper": 0.075 * size, "fore": 0.06 * size, "palm_r": 0.055 * size, "palm": 0.09 * size,
+            "finger": 0.11 * size, "finger_r": max(0.9, 0.021 * size), "overlap": max(1.0, 0.025 * size)}
 
 
 def _normal(d: np.ndarray) -> np.ndarray:
