@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
-from actattn.data.video import VideoDecodeError, read_video
+from actattn.data.video import VideoDecodeError, read_clip
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
@@ -159,19 +159,18 @@ class ClipDataset(Dataset):
         record = self.records[index]
         if self._bad[index]:
             return None
+        rng = sample_rng(self.seed, epoch, index) if self.train else None
         try:
-            frames = read_video(record.path)
+            frames, indices = read_clip(record.path, lambda num_frames: self.frame_indices(num_frames, rng))
         except VideoDecodeError as err:
             if not self.skip_bad_videos:
                 raise
             self._bad[index] = True
             warnings.warn(f"skipping a bad video: {err}", stacklevel=2)
             return None
-        if len(frames) == 1 and self.num_segments > 1:
+        if max(indices) == 0 and self.num_segments > 1:
             warnings.warn(f"{record.path}: a single frame; every sampled frame repeats it", stacklevel=2)
-        rng = sample_rng(self.seed, epoch, index) if self.train else None
-        indices = self.frame_indices(len(frames), rng)
-        sample = {"frames": frames[indices], "label": record.label}
+        sample = {"frames": frames, "label": record.label}
         if record.keypoints_file is not None:
             sample["keypoints"] = read_keypoints(record.keypoints_file, indices)
         sample = self.transform(sample, rng)

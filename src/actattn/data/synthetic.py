@@ -1007,3 +1007,11 @@ def conjugate_clips(scene: Scene) -> tuple[np.ndarray, np.ndarray]:
     """The idle lead-in and tail frames of ``scene``: same context and objects, no action."""
     start, end = scene.interval
     return scene.frames[:start], scene.frames[end:]
+
+
+def __getattr__(name: str):
+    """``write_dataset`` and ``load_groundtruth`` live in :mod:`actattn.data.synthetic_write`; importable here too."""
+    if name in ("write_dataset", "load_groundtruth"):
+        from actattn.data import synthetic_write
+        return getattr(synthetic_write, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

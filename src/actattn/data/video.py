@@ -5,7 +5,7 @@ video stream, and a file with no decodable frame all raise :class:`VideoDecodeEr
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,14 +44,15 @@ def _open(path: str | Path) -> av.container.InputContainer:
     return container
 
 
-def _decode_all(path: str | Path) -> tuple[list[np.ndarray], float]:
+def _decode_all(path: str | Path) -> tuple[list[av.VideoFrame], float]:
+    """Every decodable frame, still in the stream's pixel format (converted only when picked)."""
     with _open(path) as container:
         stream = container.streams.video[0]
+        stream.thread_count = 1  # loader workers parallelise across videos; threads per clip only cost
         fps = float(stream.average_rate or stream.guessed_rate or 0.0)
         frames = []
         try:
-            for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
+            frames.extend(container.decode(stream))
         except av.FFmpegError as err:
             if not frames:
                 raise VideoDecodeError(path, f"decoding failed ({err})") from err
@@ -63,8 +64,18 @@ def _decode_all(path: str | Path) -> tuple[list[np.ndarray], float]:
 def probe(path: str | Path) -> VideoInfo:
     """Frame count (by decoding, since container metadata is often wrong), fps and size."""
     frames, fps = _decode_all(path)
-    height, width = frames[0].shape[:2]
-    return VideoInfo(len(frames), fps, height, width)
+    return VideoInfo(len(frames), fps, frames[0].height, frames[0].width)
+
+
+def read_clip(path: str | Path, choose: Callable[[int], Sequence[int]]) -> tuple[np.ndarray, list[int]]:
+    """Decode ``path``, pick frames with ``choose(num_frames)``, return them ``(T, H, W, 3)`` uint8 RGB
+    with the indices. Only the picked frames are converted to RGB."""
+    frames, _ = _decode_all(path)
+    indices = list(choose(len(frames)))
+    if any(i < 0 for i in indices):
+        raise VideoDecodeError(path, f"negative frame index in {indices}")
+    last = len(frames) - 1
+    return np.stack([frames[min(i, last)].to_ndarray(format="rgb24") for i in indices]), indices
 
 
 def read_video(path: str | Path, indices: Sequence[int] | None = None) -> np.ndarray:
@@ -73,13 +84,7 @@ def read_video(path: str | Path, indices: Sequence[int] | None = None) -> np.nda
     Indices beyond the last decodable frame are clamped to it, so a container whose header
     over-states its length still yields a clip; a negative index is an error.
     """
-    frames, _ = _decode_all(path)
-    if indices is None:
-        return np.stack(frames)
-    if any(i < 0 for i in indices):
-        raise VideoDecodeError(path, f"negative frame index in {list(indices)}")
-    last = len(frames) - 1
-    return np.stack([frames[min(i, last)] for i in indices])
+    return read_clip(path, lambda n: range(n) if indices is None else indices)[0]
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float = 12.0, crf: int = 18) -> None:
