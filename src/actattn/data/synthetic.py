@@ -259,7 +259,7 @@ _FINGERS = {
     GRIP: ((0.85, 0.7), (0.75, -0.7)),
     PRESS: ((0.2, 1.05), (0.25, -0.9)),
     OPEN: ((0.75, 0.85), (0.6, -0.9)),
-    RIM: ((0.5, 0.6), (0.3, -0.4)),
+    RIM: ((1.1, 0.05), (0.3, -0.45)),
 }
 
 
@@ -351,13 +351,13 @@ class _Builder:
         choices = [i for i in _usable(self.config, prop) if i not in exclude] or _usable(self.config, prop)
         return self.object(int(self.rng.choice(choices)), self.row, self.S)
 
-    def object(self, category: int, base: float, max_height: float) -> _Track:
-        """A static object of ``category`` standing on ``base``, shrunk to at most ``max_height``."""
+    def object(self, category: int, base: float, max_height: float, scale: float = 1.0) -> _Track:
+        """A static object of ``category`` standing on ``base``, scaled (perspective), at most ``max_height`` tall."""
         cat = OBJECTS[category]
         t = self.rng.random()
         width = (cat.width[0] + t * (cat.width[1] - cat.width[0])) * self.S
         height = (cat.height[0] + t * (cat.height[1] - cat.height[0])) * self.S
-        shrink = min(1.0, max_height / height)
+        shrink = min(scale, max_height / height)
         scheme = cat.colours[self.rng.integers(len(cat.colours))]
         colours = np.array(scheme, np.float32) * np.float32(self.rng.uniform(0.9, 1.06))
         zero = np.zeros
@@ -427,7 +427,7 @@ def _drop(b: _Builder, template: Template) -> list[_Track]:
     fall = np.maximum(0.0, 1 - ((b.q - release) / (0.95 - release)) ** 2)
     a.z = np.where(b.active, height * np.where(held, 0.55 + 0.45 * b.q / release, fall), 0.0)
     b.target(GRIP, a.cx, b.top(a), (0.0, 1.0), when=held)
-    tips = b.row - height - a.height - 0.03 * b.S - 0.06 * b.S * (b.q - release)
+    tips = b.row - height - a.height - 0.05 * b.S - 0.1 * b.S * (b.q - release)
     b.target(OPEN, a.cx, tips, (0.0, 1.0), when=b.active & ~held)
     return [a]
 
@@ -445,7 +445,7 @@ def _tear(b: _Builder, template: Template) -> list[_Track]:
 def _squeeze(b: _Builder, template: Template) -> list[_Track]:
     a = b.new_object(template.affordance).animated(b.T)
     a.cx[:] = b.span(a.width * 1.3) + a.width * 0.65
-    a.sy = 1 - np.where(b.active, 0.45 * (0.55 + 0.45 * np.sin(np.pi * b.q)), 0.0)
+    a.sy = 1 - np.where(b.active, 0.5 * (0.6 + 0.4 * np.sin(np.pi * b.q)), 0.0)
     a.sx = 1 + 0.5 * (1 - a.sy)
     b.target(PRESS, a.cx, b.top(a), (0.0, 1.0))
     return [a]
@@ -483,7 +483,7 @@ def _pair(b: _Builder, template: Template, gap0: float, room: float) -> tuple[_T
 def _closer(b: _Builder, template: Template) -> list[_Track]:
     gap0 = b.M * b.uniform(0.16, 0.21) * b.S + 0.03 * b.S
     a, partner, s = _pair(b, template, gap0, 0.15 * b.S)
-    a.cx = partner.cx[0] + s * ((a.width + partner.width) / 2 + gap0 + (0.02 * b.S - gap0) * b.q)
+    a.cx = partner.cx[0] + s * ((a.width + partner.width) / 2 + gap0 + (0.02 * b.S - gap0) * _smooth(b.q / 0.6))
     b.target(SIDE, a.cx + s * a.width / 2, b.row - 0.45 * a.height, (-s, 0.0))
     return [a, partner]
 
@@ -546,7 +546,7 @@ def _add_distractors(b: _Builder, tracks: list[_Track]) -> None:
         category = int(b.rng.choice(choices))
         far = bool(b.rng.random() < 0.5)
         base = b.uniform(0.24, 0.33) * S if far else b.uniform(0.95, 0.99) * S
-        track = b.object(category, base, base - 0.02 * S if far else base - b.row - 0.03 * S)
+        track = b.object(category, base, base - 0.02 * S if far else base - b.row - 0.03 * S, 0.7 if far else 0.85)
         for _attempt in range(20):
             x = b.uniform(0.03 * S + track.width / 2, 0.97 * S - track.width / 2)
             if all(abs(x - px) > (track.width + pw) / 2 + 0.03 * S for px, pfar, pw in placed if pfar == far):
@@ -569,7 +569,7 @@ def _arm(b: _Builder) -> _Hand:
     acting = b.active & (b.kind != REST)
     centre = b.point[acting].mean(0)
     mean_d = b.d[acting].mean(0)
-    entry = b.entry if b.entry is not None else _rotate(-mean_d / np.linalg.norm(mean_d), b.uniform(-40, 40))
+    entry = b.entry if b.entry is not None else _rotate(-mean_d / np.linalg.norm(mean_d), b.uniform(-25, 25))
     reach = _to_border(centre, entry, S)
     border, normal = centre + entry * reach, np.array([-entry[1], entry[0]])
     for idle in (b.p < 0, b.p > 1):
