@@ -46,7 +46,7 @@ FPS = 12.0
 def recognizer(name: str = "dual_attention", class_names: list[str] = NAMES, **head_kwargs) -> ActionRecognizer:
     """An untrained small-CNN model (output stride 8) that reads 32 px short sides."""
     if name == "dual_attention":
-        head_kwargs = {"num_objects": 5, **head_kwargs}
+        head_kwargs = {"num_objects": 5, "embed_dim": 16, "prior_hidden": 16, "trn_bottleneck": 16, **head_kwargs}
     torch.manual_seed(0)
     return ActionRecognizer(name, len(class_names), backbone="small_cnn", head_kwargs=head_kwargs,
                             class_names=class_names, image_size=32, num_segments=4).eval()

@@ -298,15 +298,15 @@ def evaluate_clip(localization: Localization, truth: GroundTruth, rng: np.random
                          f"ground truth of {len(truth.boxes)} frames {truth.contact.shape[1:]}")
     frames = evaluation_frames(truth, rng)
     touched = [t for t in range(len(truth.contact)) if truth.contact[t].any()]
-    ious = mask_iou([localization.affordance[t] for t in touched], [truth.contact[t] for t in touched]) if touched \
-        else torch.zeros(0)
+    pairs = [(localization.affordance[t], truth.contact[t]) for t in touched]
+    ious = mask_iou(*zip(*pairs)).tolist() if pairs else []
     return ClipEvaluation(
         frames=frames,
         pred_boxes=[localization.boxes[t] for t in frames],
         pred_scores=[localization.scores[t] for t in frames],
         true_boxes=[truth.frame_boxes(t) for t in frames],
         temporal_iou=float(temporal_iou([localization.interval], [truth.interval])[0]),
-        mask_ious=ious.tolist(),
+        mask_ious=ious,
     )
 
 
