@@ -1,4 +1,4 @@
-"""The ``actattn`` command: synth, fit, test, predict, visualize, demo."""
+"""The ``actattn`` command: synth, fit, test, predict, visualize, localize, demo."""
 from __future__ import annotations
 
 import argparse
@@ -125,6 +125,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True)
     r.add_argument("--top", type=int, default=5)
     r.set_defaults(func=cmd_predict)
+
+    from actattn.localize.run import add_localize_parser
+
+    add_localize_parser(sub)
 
     d = sub.add_parser("demo", help="render SynthHOI, train and compare models, write metrics and pictures")
     d.add_argument("--config", default="configs/demo.yaml")

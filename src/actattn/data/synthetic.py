@@ -56,7 +56,9 @@ class Template:
 
     ``kind`` names the motion (push, lift, ...); ``affordance`` is the property the object the
     hand acts on ("actee") needs, ``partner`` the property of the second object ("" = none);
-    ``reverse`` renders the clip of ``kind`` backwards in time (hard-only templates).
+    ``reverse`` renders the clip of ``kind`` backwards in time (hard-only templates);
+    ``context`` is the context the action prefers (modulo ``num_contexts``; see
+    ``SynthConfig.context_correlation``), chosen so that similar actions prefer different contexts.
     """
 
     text: str
@@ -66,6 +68,7 @@ class Template:
     partner: str = ""
     direction: int = 0
     reverse: bool = False
+    context: int = 0
     cue: str = ""
 
     @property
@@ -74,29 +77,29 @@ class Template:
 
 
 TEMPLATES: tuple[Template, ...] = (
-    Template("Pushing [something] from left to right", "push", "rigid", direction=1, cue="hand on the object's left side"),
-    Template("Pushing [something] from right to left", "push", "rigid", direction=-1, cue="hand on the object's right side"),
-    Template("Lifting [something] up", "lift", "graspable", cue="object above its shadow, gripped at the top"),
-    Template("Dropping [something]", "drop", "graspable", cue="object in the air under an open hand, gap between"),
-    Template("Pretending to push [something]", "pretend", "rigid", cue="hand beside the object with a gap"),
-    Template("Tearing [something] into two pieces", "tear", "tearable", cue="sheet in two halves"),
-    Template("Squeezing [something]", "squeeze", "soft", cue="soft object flattened under the palm"),
-    Template("Spinning [something]", "spin", "round", cue="round object blurred by rotation, fingers at its rim"),
+    Template("Pushing [something] from left to right", "push", "rigid", direction=1, context=0, cue="hand on the object's left side"),
+    Template("Pushing [something] from right to left", "push", "rigid", direction=-1, context=1, cue="hand on the object's right side"),
+    Template("Lifting [something] up", "lift", "graspable", context=1, cue="object above its shadow, gripped at the top"),
+    Template("Dropping [something]", "drop", "graspable", context=0, cue="object in the air under an open hand, gap between"),
+    Template("Pretending to push [something]", "pretend", "rigid", context=2, cue="hand beside the object with a gap"),
+    Template("Tearing [something] into two pieces", "tear", "tearable", context=1, cue="sheet in two halves"),
+    Template("Squeezing [something]", "squeeze", "soft", context=2, cue="soft object flattened under the palm"),
+    Template("Spinning [something]", "spin", "round", context=3, cue="round object blurred by rotation, fingers at its rim"),
     Template("Moving [something] and [something] closer to each other", "closer", "rigid", ("actee", "partner"),
-             "rigid", cue="two objects in a row, hand on the outer side"),
+             "rigid", context=3, cue="two objects in a row, hand on the outer side"),
     Template("Moving [something] away from [something]", "away", "rigid", ("actee", "partner"), "rigid",
-             cue="two objects in a row, hand between them"),
+             context=2, cue="two objects in a row, hand between them"),
     Template("Putting [something] on top of [something]", "stack", "graspable", ("actee", "partner"), "can_support",
-             cue="object standing on another, gripped"),
+             context=3, cue="object standing on another, gripped"),
     Template("Covering [something] with [something]", "cover", "can_cover", ("partner", "actee"), "rigid",
-             cue="cloth draped over another object, held"),
-    Template("Putting [something] on a surface", "lift", "graspable", reverse=True, cue="reversed Lifting up"),
+             context=0, cue="cloth draped over another object, held"),
+    Template("Putting [something] on a surface", "lift", "graspable", reverse=True, context=1, cue="reversed Lifting up"),
     Template("Uncovering [something]", "cover", "can_cover", ("partner",), "rigid", reverse=True,
-             cue="reversed Covering"),
+             context=0, cue="reversed Covering"),
     Template("Pulling [something] from right to left", "push", "rigid", direction=1, reverse=True,
-             cue="reversed Pushing from left to right"),
+             context=0, cue="reversed Pushing from left to right"),
     Template("Pulling [something] from left to right", "push", "rigid", direction=-1, reverse=True,
-             cue="reversed Pushing from right to left"),
+             context=1, cue="reversed Pushing from right to left"),
 )
 
 
@@ -118,38 +121,38 @@ def _category(name, shape, width, height, colours, texture, properties) -> Objec
 
 
 OBJECTS: tuple[ObjectCategory, ...] = (
-    _category("cup", "cup", (0.17, 0.22), (0.18, 0.23),
+    _category("cup", "cup", (0.213, 0.275), (0.225, 0.288),
               (((200, 40, 40), (240, 240, 235)), ((40, 80, 200), (240, 240, 235)), ((235, 200, 40), (60, 60, 60))),
               "band", "rigid graspable"),
-    _category("box", "rect", (0.22, 0.27), (0.17, 0.21),
+    _category("box", "rect", (0.275, 0.338), (0.213, 0.263),
               (((180, 130, 80), (225, 205, 160)), ((150, 105, 60), (215, 195, 150))), "tape",
               "rigid graspable can_support"),
-    _category("pen", "pen", (0.22, 0.27), (0.055, 0.065),
+    _category("pen", "pen", (0.275, 0.338), (0.069, 0.081),
               (((30, 60, 200), (20, 30, 90)), ((30, 30, 35), (120, 120, 130)), ((200, 30, 30), (90, 20, 20))),
               "pen", "rigid graspable"),
-    _category("book", "rect", (0.24, 0.29), (0.1, 0.12),
+    _category("book", "rect", (0.3, 0.362), (0.125, 0.15),
               (((40, 130, 60), (240, 235, 215)), ((150, 30, 40), (240, 235, 215)), ((30, 40, 110), (240, 235, 215))),
               "book", "rigid graspable can_support"),
-    _category("ball", "disc", (0.16, 0.19), (0.16, 0.19),
+    _category("ball", "disc", (0.2, 0.237), (0.2, 0.237),
               (((230, 90, 30), (30, 30, 30)), ((40, 160, 60), (250, 250, 250)), ((220, 40, 140), (250, 220, 40))),
               "ball", "rigid graspable round"),
-    _category("bottle", "bottle", (0.1, 0.13), (0.25, 0.29),
+    _category("bottle", "bottle", (0.125, 0.163), (0.312, 0.362),
               (((60, 150, 90), (240, 240, 240)), ((60, 120, 200), (250, 230, 60)), ((150, 190, 210), (220, 60, 50))),
               "label", "rigid graspable"),
-    _category("paper", "rect", (0.29, 0.34), (0.13, 0.15), (((245, 245, 240), (110, 140, 225)),), "ruled",
+    _category("paper", "rect", (0.362, 0.425), (0.163, 0.188), (((245, 245, 240), (110, 140, 225)),), "ruled",
               "tearable can_cover flat"),
-    _category("phone", "rounded", (0.13, 0.15), (0.2, 0.23),
+    _category("phone", "rounded", (0.163, 0.188), (0.25, 0.288),
               (((25, 25, 30), (50, 110, 200)), ((200, 200, 205), (40, 90, 170))), "phone", "rigid graspable"),
-    _category("spoon", "spoon", (0.23, 0.27), (0.07, 0.085), (((185, 185, 195), (120, 120, 130)),), "metal",
+    _category("spoon", "spoon", (0.288, 0.338), (0.088, 0.106), (((185, 185, 195), (120, 120, 130)),), "metal",
               "rigid graspable"),
-    _category("towel", "rounded", (0.26, 0.31), (0.12, 0.14),
+    _category("towel", "rounded", (0.325, 0.388), (0.15, 0.175),
               (((60, 170, 200), (250, 250, 240)), ((230, 120, 150), (255, 240, 245)), ((250, 200, 60), (200, 60, 40))),
               "stripes", "soft can_cover flat"),
-    _category("sponge", "rounded", (0.17, 0.2), (0.12, 0.14), (((245, 215, 60), (50, 140, 60)),), "sponge",
+    _category("sponge", "rounded", (0.213, 0.25), (0.15, 0.175), (((245, 215, 60), (50, 140, 60)),), "sponge",
               "soft graspable"),
-    _category("plate", "disc", (0.26, 0.3), (0.12, 0.14), (((245, 245, 245), (40, 90, 170)), ((245, 240, 225), (180, 40, 40))),
+    _category("plate", "disc", (0.325, 0.375), (0.15, 0.175), (((245, 245, 245), (40, 90, 170)), ((245, 240, 225), (180, 40, 40))),
               "plate", "rigid graspable round can_support"),
-    _category("napkin", "rect", (0.24, 0.28), (0.13, 0.15), (((250, 215, 220), (200, 60, 90)), ((215, 235, 250), (40, 110, 180))),
+    _category("napkin", "rect", (0.3, 0.35), (0.163, 0.188), (((250, 215, 220), (200, 60, 90)), ((215, 235, 250), (40, 110, 180))),
               "dots", "tearable can_cover flat"),
 )
 NULL_OBJECT: int = len(OBJECTS)
@@ -251,14 +254,15 @@ class Scene:
 REST, SIDE, GAP, GRIP, PRESS, OPEN, RIM = range(7)
 _CONTACT = np.array([False, True, False, True, True, False, True])
 _SNAP = np.array([False, True, True, True, True, False, True])
-# finger tips in finger lengths along the hand direction d and its upward/rightward normal n: (index, thumb)
+# finger tips in finger lengths along the hand direction d and its upward/rightward normal n: (index, thumb);
+# a pushing hand is a fist, a pretending one points flat at the object, a grip's n offset is the object's half width
 _FINGERS = {
     REST: ((0.9, 0.25), (0.45, -0.55)),
-    SIDE: ((0.45, 0.6), (0.35, -0.35)),
-    GAP: ((0.45, 0.6), (0.35, -0.35)),
-    GRIP: ((0.85, 0.7), (0.75, -0.7)),
+    SIDE: ((0.25, 0.35), (0.2, -0.3)),
+    GAP: ((1.1, 0.1), (0.6, -0.45)),
+    GRIP: ((0.8, 0.0), (0.75, 0.0)),
     PRESS: ((0.2, 1.05), (0.25, -0.9)),
-    OPEN: ((0.75, 0.85), (0.6, -0.9)),
+    OPEN: ((0.55, 1.15), (0.45, -1.15)),
     RIM: ((1.1, 0.05), (0.3, -0.45)),
 }
 
@@ -298,6 +302,7 @@ class _Hand:
     point: np.ndarray
     d: np.ndarray
     gap: np.ndarray
+    reach: np.ndarray
     shoulder: np.ndarray
     bend: float
     skin: np.ndarray
@@ -341,6 +346,7 @@ class _Builder:
         self.point = np.zeros((self.T, 2))
         self.d = np.zeros((self.T, 2))
         self.gap = np.zeros(self.T)
+        self.reach = np.zeros(self.T)
         self.entry: np.ndarray | None = None
 
     def uniform(self, lo: float, hi: float) -> float:
@@ -369,13 +375,19 @@ class _Builder:
         lo, hi = 0.05 * self.S, 0.95 * self.S - width
         return self.uniform(lo, max(lo, hi))
 
-    def target(self, kind: int, x, y, d: tuple[float, float], gap=0.0, when: np.ndarray | None = None) -> None:
+    def target(self, kind: int, x, y, d: tuple[float, float], gap=0.0, reach=0.0,
+               when: np.ndarray | None = None) -> None:
+        """Hand ``kind`` at point ``(x, y)`` facing ``d`` in the frames ``when`` (the interval by default).
+
+        ``gap``: distance kept from the object (GAP, OPEN); ``reach``: half width a GRIP spans.
+        """
         when = self.active if when is None else when
-        x, y, gap = (np.broadcast_to(np.asarray(a, float), (self.T,)) for a in (x, y, gap))
+        x, y, gap, reach = (np.broadcast_to(np.asarray(a, float), (self.T,)) for a in (x, y, gap, reach))
         self.kind[when] = kind
         self.point[when] = np.stack([x, y], -1)[when]
         self.d[when] = d
         self.gap[when] = gap[when]
+        self.reach[when] = reach[when]
 
     @staticmethod
     def top(track: _Track) -> np.ndarray:
@@ -415,18 +427,18 @@ def _lift(b: _Builder, template: Template) -> list[_Track]:
     rise = 0.35 + 0.65 * _smooth(b.q / 0.7)
     lower = 1.0 - 0.65 * (b.q - 0.85) / 0.15
     a.z = np.where(b.active, height * np.where(b.q < 0.85, rise, lower), 0.0)
-    b.target(GRIP, a.cx, b.top(a), (0.0, 1.0))
+    b.target(GRIP, a.cx, b.top(a), (0.0, 1.0), reach=a.width / 2)
     return [a]
 
 
 def _drop(b: _Builder, template: Template) -> list[_Track]:
     a = b.new_object(template.affordance).animated(b.T)
     a.cx[:] = b.span(a.width) + a.width / 2
-    height, release = b.M * b.uniform(0.14, 0.19) * b.S, 0.2
+    height, release = min(b.M * b.uniform(0.14, 0.19) * b.S, b.row - a.height - 0.2 * b.S), 0.2
     held = b.active & (b.q <= release)
     fall = np.maximum(0.0, 1 - ((b.q - release) / (0.95 - release)) ** 2)
     a.z = np.where(b.active, height * np.where(held, 0.55 + 0.45 * b.q / release, fall), 0.0)
-    b.target(GRIP, a.cx, b.top(a), (0.0, 1.0), when=held)
+    b.target(GRIP, a.cx, b.top(a), (0.0, 1.0), reach=a.width / 2, when=held)
     tips = b.row - height - a.height - 0.05 * b.S - 0.1 * b.S * (b.q - release)
     b.target(OPEN, a.cx, tips, (0.0, 1.0), when=b.active & ~held)
     return [a]
@@ -438,7 +450,7 @@ def _tear(b: _Builder, template: Template) -> list[_Track]:
     a.cx[:] = b.span(a.width + split + 0.05 * b.S) + a.width / 2
     a.dx = np.where(b.p >= 0, split * np.where(b.active, 0.45 + 0.55 * b.q, 1.0), 0.0)
     a.dy = np.where(b.active, -0.35 * a.dx, 0.0)
-    b.target(GRIP, a.cx + a.dx + a.width / 4, b.row + a.dy - a.height, (0.0, 1.0))
+    b.target(GRIP, a.cx + a.dx + a.width / 4, b.row + a.dy - a.height, (0.0, 1.0), reach=a.width / 4)
     return [a]
 
 
@@ -470,6 +482,9 @@ def _pair(b: _Builder, template: Template, gap0: float, room: float) -> tuple[_T
     a = b.new_object(template.affordance).animated(b.T)
     partner = b.new_object(template.partner, exclude=(a.category,))
     s = 1 if b.rng.random() < 0.5 else -1
+    fit = min(1.0, (0.9 * b.S - room - gap0) / (a.width + partner.width))
+    for t in (a, partner):
+        t.width, t.height = t.width * fit, t.height * fit
     left = b.span(room + a.width + gap0 + partner.width)
     if s < 0:
         a.cx[:] = left + room + a.width / 2
@@ -504,7 +519,7 @@ def _stack(b: _Builder, template: Template) -> list[_Track]:
     a.cx = x0 + (x1 - x0) * _smooth(b.q / 0.3)
     hop = 0.05 * b.S * np.where(b.q < 0.3, _smooth(b.q / 0.15), 1 - _smooth((b.q - 0.3) / 0.15))
     a.z = np.where(b.p >= 0, support.height * _smooth(b.q / 0.3) + np.where(b.active, hop, 0.0), 0.0)
-    b.target(GRIP, a.cx, b.top(a), (0.0, 1.0))
+    b.target(GRIP, a.cx, b.top(a), (0.0, 1.0), reach=a.width / 2)
     return [a, support]
 
 
@@ -522,7 +537,7 @@ def _cover(b: _Builder, template: Template) -> list[_Track]:
     top = np.where(b.q < 0.35, row - height + (top_carried - row + height) * carry,
                    top_carried + (top_draped - top_carried) * drape)
     cloth.z = row - (top + height * cloth.sy)
-    b.target(GRIP, cloth.cx + s * 0.3 * cloth.width * cloth.sx, top, (0.0, 1.0))
+    b.target(GRIP, cloth.cx + s * 0.3 * cloth.width * cloth.sx, top, (0.0, 1.0), reach=0.2 * cloth.width * cloth.sx)
     return [cloth, covered]
 
 
@@ -579,17 +594,23 @@ def _arm(b: _Builder) -> _Hand:
         b.d[idle] = -entry
     skin = np.array(_SKINS[rng.integers(len(_SKINS))], np.float32) * np.float32(rng.uniform(0.92, 1.05))
     sleeve = np.array(_SLEEVES[rng.integers(len(_SLEEVES))], np.float32)
-    return _Hand(b.kind, b.point, b.d, b.gap, centre + entry * (reach + 0.12 * S),
+    return _Hand(b.kind, b.point, b.d, b.gap, b.reach, centre + entry * (reach + 0.12 * S),
                  1.0 if rng.random() < 0.5 else -1.0, skin, sleeve)
 
 
 def _plan(config: SynthConfig, seed: int, label: int) -> _Plan:
-    """Draw layout, motion, arm and nuisances of scene ``(seed, label)``."""
-    rng = np.random.default_rng([seed, label])
+    """Draw layout, motion, arm and nuisances of scene ``(seed, label)``.
+
+    A reversed (hard-only) template draws exactly what its forward template draws for the same
+    seed, then plays it backwards; only the context may differ (it follows the label).
+    """
     template, T, S = TEMPLATES[label], config.num_frames, config.size
+    forward = next(i for i, t in enumerate(TEMPLATES) if not t.reverse and (t.kind, t.direction) ==
+                   (template.kind, template.direction))
+    rng = np.random.default_rng([seed, forward])
     length = int(np.clip(round(T * rng.uniform(*config.action_fraction)), 2, T - 2))
     start = int(rng.integers(1, T - length))
-    context = label % config.num_contexts if rng.random() < config.context_correlation else \
+    context = template.context % config.num_contexts if rng.random() < config.context_correlation else \
         int(rng.integers(config.num_contexts))
     b = _Builder(config, rng, (start, start + length))
     tracks = _KINDS[template.kind](b, template)
@@ -612,14 +633,16 @@ def _plan(config: SynthConfig, seed: int, label: int) -> _Plan:
 
 
 def _reversed(plan: _Plan) -> _Plan:
-    """The same scene played backwards (exact time reversal of objects and hand)."""
+    """The same scene played backwards: objects, hand, camera, lighting and noise."""
     T = plan.config.num_frames
     poses = ("cx", "base", "z", "sx", "sy", "angle", "blur", "dx", "dy")
     tracks = [replace(t, **{k: getattr(t, k)[::-1].copy() for k in poses}) for t in plan.tracks]
     h = plan.hand
-    hand = replace(h, kind=h.kind[::-1].copy(), point=h.point[::-1].copy(), d=h.d[::-1].copy(), gap=h.gap[::-1].copy())
+    hand = replace(h, kind=h.kind[::-1].copy(), point=h.point[::-1].copy(), d=h.d[::-1].copy(),
+                   gap=h.gap[::-1].copy(), reach=h.reach[::-1].copy())
     start, end = plan.interval
-    return replace(plan, tracks=tracks, hand=hand, interval=(T - end, T - start))
+    return replace(plan, tracks=tracks, hand=hand, interval=(T - end, T - start), shake=plan.shake[::-1].copy(),
+                   gain=plan.gain[::-1].copy(), noise_pick=plan.noise_pick[::-1].copy())
 
 
 def _still(plan: _Plan) -> _Plan:
@@ -629,7 +652,7 @@ def _still(plan: _Plan) -> _Plan:
     tracks = [replace(t, manipulated=False, **{k: getattr(t, k)[:1].copy() for k in poses}) for t in plan.tracks]
     h, w = plan.hand, np.linspace(0.0, 1.0, T)[:, None]
     hand = replace(h, kind=np.full(T, REST), point=h.point[0] * (1 - w) + h.point[-1] * w,
-                   d=np.repeat(h.d[:1], T, 0), gap=np.zeros(T))
+                   d=np.repeat(h.d[:1], T, 0), gap=np.zeros(T), reach=np.zeros(T))
     return replace(plan, label=-1, tracks=tracks, hand=hand, interval=(0, 0))
 
 
@@ -824,8 +847,8 @@ def _draw_object(canvas: np.ndarray, t: _Track, margin: int) -> np.ndarray:
 
 def _hand_sizes(size: int) -> dict[str, float]:
     """Arm and hand dimensions in pixels (keypoints lie on the drawn arm since radii are >= 0.9 px)."""
-    return {"upper": 0.075 * size, "fore": 0.06 * size, "palm_r": 0.055 * size, "palm": 0.09 * size,
-            "finger": 0.11 * size, "finger_r": max(0.9, 0.021 * size), "overlap": max(1.0, 0.025 * size)}
+    return {"upper": 0.085 * size, "fore": 0.07 * size, "palm_r": 0.063 * size, "palm": 0.1 * size,
+            "finger": 0.125 * size, "finger_r": max(0.9, 0.024 * size), "overlap": max(1.0, 0.028 * size)}
 
 
 def _normal(d: np.ndarray) -> np.ndarray:
@@ -855,7 +878,8 @@ def _joints(plan: _Plan, actee: np.ndarray) -> dict[str, np.ndarray]:
         kind, d = int(h.kind[t]), h.d[t]
         n = _normal(d)
         (ai, bi), (at, bt) = _FINGERS[kind]
-        index, thumb = z["finger"] * (ai * d + bi * n), z["finger"] * (at * d + bt * n)
+        side = min(h.reach[t], 1.3 * z["finger"]) * n
+        index, thumb = z["finger"] * (ai * d + bi * n) + side, z["finger"] * (at * d + bt * n) - side
         middle = 0.8 * index + 0.2 * thumb
         front = max(z["palm_r"], index @ d + z["finger_r"], thumb @ d + 1.2 * z["finger_r"],
                     middle @ d + 1.4 * z["finger_r"])
