@@ -77,14 +77,16 @@ class Template:
 
 
 TEMPLATES: tuple[Template, ...] = (
-    Template("Pushing [something] from left to right", "push", "rigid", direction=1, context=0, cue="hand on the object's left side"),
-    Template("Pushing [something] from right to left", "push", "rigid", direction=-1, context=1, cue="hand on the object's right side"),
-    Template("Lifting [something] up", "lift", "graspable", context=1, cue="object above its shadow, gripped at the top"),
-    Template("Dropping [something]", "drop", "graspable", context=0, cue="object in the air under an open hand, gap between"),
-    Template("Pretending to push [something]", "pretend", "rigid", context=2, cue="hand beside the object with a gap"),
+    Template("Pushing [something] from left to right", "push", "rigid", direction=1, context=0,
+             cue="hand on the object's left side"),
+    Template("Pushing [something] from right to left", "push", "rigid", direction=-1, context=1,
+             cue="hand on the object's right side"),
+    Template("Lifting [something] up", "lift", "graspable", context=1, cue="object above its shadow, gripped on top"),
+    Template("Dropping [something]", "drop", "graspable", context=0, cue="object in the air under an open hand, gap"),
+    Template("Pretending to push [something]", "pretend", "rigid", context=2, cue="hand pointing at the object, gap"),
     Template("Tearing [something] into two pieces", "tear", "tearable", context=1, cue="sheet in two halves"),
     Template("Squeezing [something]", "squeeze", "soft", context=2, cue="soft object flattened under the palm"),
-    Template("Spinning [something]", "spin", "round", context=3, cue="round object blurred by rotation, fingers at its rim"),
+    Template("Spinning [something]", "spin", "round", context=3, cue="round object blurred by rotation, finger at rim"),
     Template("Moving [something] and [something] closer to each other", "closer", "rigid", ("actee", "partner"),
              "rigid", context=3, cue="two objects in a row, hand on the outer side"),
     Template("Moving [something] away from [something]", "away", "rigid", ("actee", "partner"), "rigid",
@@ -93,7 +95,8 @@ TEMPLATES: tuple[Template, ...] = (
              context=3, cue="object standing on another, gripped"),
     Template("Covering [something] with [something]", "cover", "can_cover", ("partner", "actee"), "rigid",
              context=0, cue="cloth draped over another object, held"),
-    Template("Putting [something] on a surface", "lift", "graspable", reverse=True, context=1, cue="reversed Lifting up"),
+    Template("Putting [something] on a surface", "lift", "graspable", reverse=True, context=1,
+             cue="reversed Lifting up"),
     Template("Uncovering [something]", "cover", "can_cover", ("partner",), "rigid", reverse=True,
              context=0, cue="reversed Covering"),
     Template("Pulling [something] from right to left", "push", "rigid", direction=1, reverse=True,
@@ -121,39 +124,40 @@ def _category(name, shape, width, height, colours, texture, properties) -> Objec
 
 
 OBJECTS: tuple[ObjectCategory, ...] = (
-    _category("cup", "cup", (0.213, 0.275), (0.225, 0.288),
+    _category("cup", "cup", (0.21, 0.28), (0.23, 0.29),
               (((200, 40, 40), (240, 240, 235)), ((40, 80, 200), (240, 240, 235)), ((235, 200, 40), (60, 60, 60))),
               "band", "rigid graspable"),
-    _category("box", "rect", (0.275, 0.338), (0.213, 0.263),
+    _category("box", "rect", (0.28, 0.34), (0.21, 0.26),
               (((180, 130, 80), (225, 205, 160)), ((150, 105, 60), (215, 195, 150))), "tape",
               "rigid graspable can_support"),
-    _category("pen", "pen", (0.275, 0.338), (0.069, 0.081),
+    _category("pen", "pen", (0.28, 0.34), (0.07, 0.08),
               (((30, 60, 200), (20, 30, 90)), ((30, 30, 35), (120, 120, 130)), ((200, 30, 30), (90, 20, 20))),
               "pen", "rigid graspable"),
-    _category("book", "rect", (0.3, 0.362), (0.125, 0.15),
+    _category("book", "rect", (0.3, 0.36), (0.12, 0.15),
               (((40, 130, 60), (240, 235, 215)), ((150, 30, 40), (240, 235, 215)), ((30, 40, 110), (240, 235, 215))),
               "book", "rigid graspable can_support"),
-    _category("ball", "disc", (0.2, 0.237), (0.2, 0.237),
+    _category("ball", "disc", (0.2, 0.24), (0.2, 0.24),
               (((230, 90, 30), (30, 30, 30)), ((40, 160, 60), (250, 250, 250)), ((220, 40, 140), (250, 220, 40))),
               "ball", "rigid graspable round"),
-    _category("bottle", "bottle", (0.125, 0.163), (0.312, 0.362),
+    _category("bottle", "bottle", (0.12, 0.16), (0.31, 0.36),
               (((60, 150, 90), (240, 240, 240)), ((60, 120, 200), (250, 230, 60)), ((150, 190, 210), (220, 60, 50))),
               "label", "rigid graspable"),
-    _category("paper", "rect", (0.362, 0.425), (0.163, 0.188), (((245, 245, 240), (110, 140, 225)),), "ruled",
+    _category("paper", "rect", (0.36, 0.42), (0.16, 0.19), (((245, 245, 240), (110, 140, 225)),), "ruled",
               "tearable can_cover flat"),
-    _category("phone", "rounded", (0.163, 0.188), (0.25, 0.288),
+    _category("phone", "rounded", (0.16, 0.19), (0.25, 0.29),
               (((25, 25, 30), (50, 110, 200)), ((200, 200, 205), (40, 90, 170))), "phone", "rigid graspable"),
-    _category("spoon", "spoon", (0.288, 0.338), (0.088, 0.106), (((185, 185, 195), (120, 120, 130)),), "metal",
+    _category("spoon", "spoon", (0.29, 0.34), (0.09, 0.11), (((185, 185, 195), (120, 120, 130)),), "metal",
               "rigid graspable"),
-    _category("towel", "rounded", (0.325, 0.388), (0.15, 0.175),
+    _category("towel", "rounded", (0.33, 0.39), (0.15, 0.17),
               (((60, 170, 200), (250, 250, 240)), ((230, 120, 150), (255, 240, 245)), ((250, 200, 60), (200, 60, 40))),
               "stripes", "soft can_cover flat"),
-    _category("sponge", "rounded", (0.213, 0.25), (0.15, 0.175), (((245, 215, 60), (50, 140, 60)),), "sponge",
+    _category("sponge", "rounded", (0.21, 0.25), (0.15, 0.17), (((245, 215, 60), (50, 140, 60)),), "sponge",
               "soft graspable"),
-    _category("plate", "disc", (0.325, 0.375), (0.15, 0.175), (((245, 245, 245), (40, 90, 170)), ((245, 240, 225), (180, 40, 40))),
-              "plate", "rigid graspable round can_support"),
-    _category("napkin", "rect", (0.3, 0.35), (0.163, 0.188), (((250, 215, 220), (200, 60, 90)), ((215, 235, 250), (40, 110, 180))),
-              "dots", "tearable can_cover flat"),
+    _category("plate", "disc", (0.33, 0.38), (0.15, 0.17),
+              (((245, 245, 245), (40, 90, 170)), ((245, 240, 225), (180, 40, 40))), "plate",
+              "rigid graspable round can_support"),
+    _category("napkin", "rect", (0.3, 0.35), (0.16, 0.19),
+              (((250, 215, 220), (200, 60, 90)), ((215, 235, 250), (40, 110, 180))), "dots", "tearable can_cover flat"),
 )
 NULL_OBJECT: int = len(OBJECTS)
 CONTEXTS: tuple[str, ...] = ("wood table", "tiled floor", "grass", "office desk", "carpet", "marble counter")
@@ -187,9 +191,11 @@ class SynthConfig:
         checks = (
             (64 <= self.size <= 256 and self.size % 2 == 0, "size must be even and in [64, 256]", self.size),
             (self.num_frames >= 4, "num_frames must be >= 4 (lead-in, 2-frame action, tail)", self.num_frames),
-            (1 <= self.num_classes <= len(TEMPLATES), f"num_classes must be in [1, {len(TEMPLATES)}]", self.num_classes),
+            (1 <= self.num_classes <= len(TEMPLATES), f"num_classes must be in [1, {len(TEMPLATES)}]",
+             self.num_classes),
             (1 <= self.num_objects <= len(OBJECTS), f"num_objects must be in [1, {len(OBJECTS)}]", self.num_objects),
-            (1 <= self.num_contexts <= len(CONTEXTS), f"num_contexts must be in [1, {len(CONTEXTS)}]", self.num_contexts),
+            (1 <= self.num_contexts <= len(CONTEXTS), f"num_contexts must be in [1, {len(CONTEXTS)}]",
+             self.num_contexts),
             (0 <= self.max_distractors <= 4, "max_distractors must be in [0, 4]", self.max_distractors),
             (0 <= self.context_correlation <= 1, "context_correlation must be in [0, 1]", self.context_correlation),
             (self.motion > 0 and self.fps > 0, "motion and fps must be > 0", (self.motion, self.fps)),
@@ -623,7 +629,8 @@ def _plan(config: SynthConfig, seed: int, label: int) -> _Plan:
     shake = np.clip(np.round(np.cumsum(rng.normal(0, 0.7 * shake_px, (T, 2)), 0)), -margin, margin).astype(int)
     free = 2 * S - (S + 2 * margin)
     background = (int(rng.integers(free + 1)), int(rng.integers(free + 1)), float(rng.uniform(0.9, 1.08)))
-    gain = 1 + config.lighting * np.sin(2 * np.pi * rng.uniform(0.3, 0.8) * np.arange(T) / T + rng.uniform(0, 2 * np.pi))
+    drift = 2 * np.pi * rng.uniform(0.3, 0.8) * np.arange(T) / T + rng.uniform(0, 2 * np.pi)
+    gain = 1 + config.lighting * np.sin(drift)
     theta = rng.uniform(0, 2 * np.pi)
     gradient = 0.8 * config.lighting * np.array([math.cos(theta), math.sin(theta)])
     noise_pick = np.stack([rng.integers(0, 4, T), rng.integers(0, 33, T), rng.integers(0, 33, T)], -1)
