@@ -7,6 +7,7 @@ ground-truth class and for the lowest-scoring class, as the paper does.
 """
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -62,7 +63,7 @@ def attention_figure(
         for c, (name, maps) in enumerate(columns, start=1):
             axes[t, c].imshow(overlay(frame, maps[t], vmin=ranges[c - 1][0], vmax=ranges[c - 1][1]))
             if t == 0:
-                axes[t, c].set_title(name, fontsize=6, wrap=True)
+                axes[t, c].set_title(textwrap.fill(name, 30), fontsize=6)
         if t == 0:
             axes[t, 0].set_title("frame", fontsize=7)
     for ax in axes.flat:
