@@ -1,15 +1,15 @@
 """A small from-scratch CNN for the CPU demo: video (B, 3, T, H, W) -> (B, T, 128, H/8, W/8).
 
-Six conv3x3-BN-ReLU layers, two per resolution, with 32-32-64-64-128-128 channels and strides
-2-1-2-1-2-1, so a 96 px frame gives a 12x12 map: downsampling gradually keeps the last features
-local enough for spatial attention to matter (the paper's "Base Network" paragraph, Sec. 4).
+Five conv3x3-BN-ReLU stages with 16-32-64-64-128 channels and strides 2-2-2-1-1, so a 96 px
+frame gives a 12x12 map. The two stride-1 stages at the end keep the last features local
+enough for spatial attention to matter (the paper's "Base Network" paragraph, Sec. 4).
 """
 from __future__ import annotations
 
 from einops import rearrange
 from torch import Tensor, nn
 
-STAGES = ((32, 2), (32, 1), (64, 2), (64, 1), (128, 2), (128, 1))
+STAGES = ((16, 2), (32, 2), (64, 2), (64, 1), (128, 1))
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
