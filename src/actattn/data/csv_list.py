@@ -121,7 +121,3 @@ class CsvVideoList(ClipDataset):
             skip_bad_videos=skip_bad_videos,
             clip_stride=clip_stride,
         )
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)

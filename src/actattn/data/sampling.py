@@ -140,6 +140,11 @@ class ClipDataset(Dataset):
         return len(self.records)
 
     @property
+    def num_classes(self) -> int:
+        """The number of classes, from the ``class_names`` that each dataset format sets."""
+        return len(self.class_names)
+
+    @property
     def bad_videos(self) -> list[Path]:
         """Videos that failed to decode and were skipped so far (shared across workers)."""
         return [self.records[i].path for i in torch.nonzero(self._bad).flatten().tolist()]

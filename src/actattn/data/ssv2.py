@@ -170,7 +170,3 @@ class SomethingSomethingV2(ClipDataset):
             skip_bad_videos=skip_bad_videos,
             clip_stride=clip_stride,
         )
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
