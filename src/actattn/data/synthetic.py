@@ -273,6 +273,9 @@ _FINGERS = {
 }
 
 
+_POSES = ("cx", "base", "z", "sx", "sy", "angle", "blur", "dx", "dy")
+
+
 @dataclass
 class _Track:
     """One object: fixed appearance and per-frame pose arrays of length 1 (static) or T."""
@@ -295,9 +298,8 @@ class _Track:
     manipulated: bool = False
 
     def animated(self, T: int) -> _Track:
-        pose = {k: np.broadcast_to(getattr(self, k), (T,)).astype(np.float64)
-                for k in ("cx", "base", "z", "sx", "sy", "angle", "blur", "dx", "dy")}
-        return replace(self, **pose)
+        """A copy whose pose arrays have one entry per frame (so they can be animated)."""
+        return replace(self, **{k: np.broadcast_to(getattr(self, k), (T,)).astype(np.float64) for k in _POSES})
 
 
 @dataclass
@@ -372,9 +374,8 @@ class _Builder:
         shrink = min(scale, max_height / height)
         scheme = cat.colours[self.rng.integers(len(cat.colours))]
         colours = np.array(scheme, np.float32) * np.float32(self.rng.uniform(0.9, 1.06))
-        zero = np.zeros
-        return _Track(category, width * shrink, height * shrink, colours, float(self.rng.random()), base,
-                      zero(1), np.full(1, base), zero(1), np.ones(1), np.ones(1), zero(1), zero(1), zero(1), zero(1))
+        pose = {k: np.full(1, {"base": base, "sx": 1.0, "sy": 1.0}.get(k, 0.0)) for k in _POSES}
+        return _Track(category, width * shrink, height * shrink, colours, float(self.rng.random()), base, **pose)
 
     def span(self, width: float) -> float:
         """Left end of a horizontal span of ``width`` pixels placed at random inside the frame."""
@@ -642,8 +643,7 @@ def _plan(config: SynthConfig, seed: int, label: int) -> _Plan:
 def _reversed(plan: _Plan) -> _Plan:
     """The same scene played backwards: objects, hand, camera, lighting and noise."""
     T = plan.config.num_frames
-    poses = ("cx", "base", "z", "sx", "sy", "angle", "blur", "dx", "dy")
-    tracks = [replace(t, **{k: getattr(t, k)[::-1].copy() for k in poses}) for t in plan.tracks]
+    tracks = [replace(t, **{k: getattr(t, k)[::-1].copy() for k in _POSES}) for t in plan.tracks]
     h = plan.hand
     hand = replace(h, kind=h.kind[::-1].copy(), point=h.point[::-1].copy(), d=h.d[::-1].copy(),
                    gap=h.gap[::-1].copy(), reach=h.reach[::-1].copy())
@@ -655,8 +655,7 @@ def _reversed(plan: _Plan) -> _Plan:
 def _still(plan: _Plan) -> _Plan:
     """The same context and objects, posed as in frame 0, with the hand idling between its rest spots."""
     T = plan.config.num_frames
-    poses = ("cx", "base", "z", "sx", "sy", "angle", "blur", "dx", "dy")
-    tracks = [replace(t, manipulated=False, **{k: getattr(t, k)[:1].copy() for k in poses}) for t in plan.tracks]
+    tracks = [replace(t, manipulated=False, **{k: getattr(t, k)[:1].copy() for k in _POSES}) for t in plan.tracks]
     h, w = plan.hand, np.linspace(0.0, 1.0, T)[:, None]
     hand = replace(h, kind=np.full(T, REST), point=h.point[0] * (1 - w) + h.point[-1] * w,
                    d=np.repeat(h.d[:1], T, 0), gap=np.zeros(T), reach=np.zeros(T))
