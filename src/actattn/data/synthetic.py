@@ -420,9 +420,9 @@ def _push(b: _Builder, template: Template) -> list[_Track]:
 def _pretend(b: _Builder, template: Template) -> list[_Track]:
     a = b.new_object(template.affordance)
     s, S = (1 if b.rng.random() < 0.5 else -1), b.S
-    gap = S * (0.1 + 0.06 * b.M * (0.5 + 0.5 * np.cos(2 * np.pi * b.q)))
-    left = b.span(0.45 * S + a.width)
-    a.cx = np.array([left + 0.45 * S + a.width / 2 if s > 0 else left + a.width / 2])
+    gap = S * (0.12 + 0.06 * b.M * (0.5 + 0.5 * np.cos(2 * np.pi * b.q)))
+    left = b.span(0.5 * S + a.width)
+    a.cx = np.array([left + 0.5 * S + a.width / 2 if s > 0 else left + a.width / 2])
     b.target(GAP, a.cx - s * a.width / 2, b.row - 0.45 * a.height, (s, 0.0), gap)
     return [a]
 
@@ -441,12 +441,12 @@ def _lift(b: _Builder, template: Template) -> list[_Track]:
 def _drop(b: _Builder, template: Template) -> list[_Track]:
     a = b.new_object(template.affordance).animated(b.T)
     a.cx[:] = b.span(a.width) + a.width / 2
-    height, release = min(b.M * b.uniform(0.14, 0.19) * b.S, b.row - a.height - 0.2 * b.S), 0.2
+    height, release = min(b.M * b.uniform(0.14, 0.19) * b.S, b.row - a.height - 0.24 * b.S), 0.12
     held = b.active & (b.q <= release)
-    fall = np.maximum(0.0, 1 - ((b.q - release) / (0.95 - release)) ** 2)
+    fall = np.maximum(0.0, 1 - ((b.q - release) / (1.1 - release)) ** 2)
     a.z = np.where(b.active, height * np.where(held, 0.55 + 0.45 * b.q / release, fall), 0.0)
     b.target(GRIP, a.cx, b.top(a), (0.0, 1.0), reach=a.width / 2, when=held)
-    tips = b.row - height - a.height - 0.05 * b.S - 0.1 * b.S * (b.q - release)
+    tips = b.row - height - a.height - 0.08 * b.S - 0.1 * b.S * (b.q - release)
     b.target(OPEN, a.cx, tips, (0.0, 1.0), when=b.active & ~held)
     return [a]
 
@@ -534,12 +534,15 @@ def _cover(b: _Builder, template: Template) -> list[_Track]:
     cloth, covered, s = _pair(b, template, b.uniform(0.04, 0.08) * b.S, 0.0)
     cloth.order += 0.5
     S, row, height = b.S, b.row, cloth.height
+    half = max(cloth.width, 1.3 * covered.width) / 2
+    shift = max(0.0, 0.04 * S + half - covered.cx[0]) - max(0.0, covered.cx[0] + half - 0.96 * S)
+    cloth.cx, covered.cx = cloth.cx + shift, covered.cx + shift
     top_carried = row - covered.height - 0.04 * S - height
     top_draped = row - covered.height - 0.03 * S
     carry = np.where(b.p > 1, 1.0, _smooth(b.q / 0.35))
     drape = np.where(b.p > 1, 1.0, _smooth((b.q - 0.35) / 0.5))
     cloth.cx = cloth.cx[0] + (covered.cx[0] - cloth.cx[0]) * carry
-    cloth.sx = 1 + (max(cloth.width, 1.3 * covered.width) / cloth.width - 1) * drape
+    cloth.sx = 1 + (2 * half / cloth.width - 1) * drape
     cloth.sy = 1 + ((0.7 * covered.height + 0.03 * S) / height - 0.7) * drape
     top = np.where(b.q < 0.35, row - height + (top_carried - row + height) * carry,
                    top_carried + (top_draped - top_carried) * drape)
