@@ -228,18 +228,11 @@ class DualAttention(nn.Module):
             averaged = frames.mean(dim=2)  # eq. 1
             return ModelOutput(logits=self._predict(averaged, averaged, self.action_head, self.object_head))
         logits: dict[str, Tensor] = {}
-        h_a = h_o = None
         if self.mode == "dual":
             averaged = frames.mean(dim=2)  # eq. 1
             first = self._predict(averaged, averaged, self.action_head_first, self.object_head_first)
             logits.update({f"{task}_first": value for task, value in first.items()})
-            p_a = first["action"].softmax(dim=-1)
-            p_o = torch.cat([first["object"].softmax(dim=-1), first["object_2"].softmax(dim=-1)], dim=-1)
-            h_a, h_o = self.action_prior(p_a), self.object_prior(p_o)
-        elif self.mode == "gt_priors":
-            p_a, p_o = self._ground_truth_priors(action_labels, object_labels, feats)
-            h_a, h_o = self.action_prior(p_a), self.object_prior(p_o)
-        alpha, beta = self.attention(frames, h_a, h_o)
+        alpha, beta = self.attention(frames, *self.priors(logits, action_labels, object_labels, feats))
         attended_action = torch.einsum("btn,btnc->btc", alpha, frames)  # eq. 10
         attended_object = torch.einsum("btn,btnc->btc", beta, frames)  # eq. 11
         logits.update(self._predict(attended_action, attended_object, self.action_head, self.object_head))
@@ -259,6 +252,21 @@ class DualAttention(nn.Module):
             objects = object_head(object_frames)
             logits["object"], logits["object_2"] = objects[:, : self.num_objects], objects[:, self.num_objects :]
         return logits
+
+    def priors(
+        self, logits: dict[str, Tensor], action_labels: Tensor | None, object_labels: Tensor | None, feats: Tensor
+    ) -> tuple[Tensor | None, Tensor | None]:
+        """The encoded priors h^a, h^o: of the first-step softmax in ``logits`` ("action_first",
+        "object_first", "object_2_first") in mode "dual", of the one-hot labels in "gt_priors", none
+        otherwise."""
+        if self.mode == "dual":
+            p_a = logits["action_first"].softmax(dim=-1)
+            p_o = torch.cat([logits["object_first"].softmax(dim=-1), logits["object_2_first"].softmax(dim=-1)], dim=-1)
+        elif self.mode == "gt_priors":
+            p_a, p_o = self._ground_truth_priors(action_labels, object_labels, feats)
+        else:
+            return None, None
+        return self.action_prior(p_a), self.object_prior(p_o)
 
     def _ground_truth_priors(
         self, action_labels: Tensor | None, object_labels: Tensor | None, feats: Tensor

@@ -48,7 +48,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
 from tqdm import tqdm
@@ -62,7 +61,6 @@ from actattn.localize.affordance import affordance_mask
 from actattn.localize.evaluate import LocalizationScores, box_average_precision, mask_iou, temporal_iou
 from actattn.localize.spatial import Box, box_scores, boxes_from_attention, upsample_map
 from actattn.localize.temporal import frames_per_segment, segment_changes, trim_interval
-from actattn.output import ModelOutput
 from actattn.viz.localization import affordance_figure, attention_strip, localization_figure
 
 if TYPE_CHECKING:
@@ -92,20 +90,6 @@ def video_input(frames: np.ndarray, image_size: int) -> Tensor:
     return Compose([Resize(image_size), Normalize()])({"frames": frames})["video"]
 
 
-def _trn_priors(head: DualAttention, out: ModelOutput, batch: dict[str, Tensor]) -> tuple[Tensor | None, Tensor | None]:
-    """h^a, h^o as DualAttention.forward makes them: from the first-step softmax ("dual"), from the
-    one-hot labels ("gt_priors"), none ("self")."""
-    if head.mode == "dual":
-        p_a = out.logits["action_first"].softmax(dim=-1)
-        p_o = torch.cat([out.logits["object_first"].softmax(dim=-1), out.logits["object_2_first"].softmax(dim=-1)], -1)
-    elif head.mode == "gt_priors":
-        p_a = F.one_hot(batch["label"], head.num_actions).float()
-        p_o = rearrange(F.one_hot(batch["objects"], head.num_objects), "b two k -> b (two k)").float()
-    else:
-        return None, None
-    return head.action_prior(p_a), head.object_prior(p_o)
-
-
 @torch.no_grad()
 def frame_attention(
     module: ActionRecognizer, video: Tensor, labels: tuple[int, tuple[int, int]] | None = None
@@ -132,7 +116,8 @@ def frame_attention(
     indices = segment_indices(video.shape[1], head.num_frames, train=False)
     out = module.run({**batch, "video": batch["video"][:, :, indices]})
     feats = module.model.backbone(batch["video"])
-    alpha, beta = head.attention(rearrange(feats, "b t c h w -> b t (h w) c"), *_trn_priors(head, out, batch))
+    priors = head.priors(out.logits, batch.get("label"), batch.get("objects"), feats)
+    alpha, beta = head.attention(rearrange(feats, "b t c h w -> b t (h w) c"), *priors)
     height = feats.shape[-2]
     maps = {"action": rearrange(alpha[0], "t (h w) -> t h w", h=height),
             "object": rearrange(beta[0], "t (h w) -> t h w", h=height)}
