@@ -1,9 +1,15 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
+from actattn.data.synthetic import preset, render_scene_for_label
 from actattn.localize import LocalizationScores, box_average_precision, mask_iou, temporal_iou
+from actattn.localize.evaluate import GroundTruth, evaluate_clip, evaluation_frames, summarize
+from actattn.localize.run import FrameGeometry, localize_maps
 
+FPS = 12.0
 TRUTH = [[(0.0, 0.0, 10.0, 10.0)], [(20.0, 20.0, 40.0, 30.0)]]
 
 
@@ -57,3 +63,82 @@ def test_mask_iou_hand_example():
 def test_scores_summary_names():
     scores = LocalizationScores(box_ap={0.3: 0.7, 0.5: 0.3}, temporal_iou=0.5)
     assert scores.as_dict() == {"box_ap@0.3": 0.7, "box_ap@0.5": 0.3, "temporal_iou": 0.5}
+
+
+# ---------------------------------------------------------------------- evaluation, known answers
+@pytest.fixture(scope="module")
+def lifting():
+    """A 36-frame (3 s) SynthHOI scene of 'Lifting [something] up' (one object)."""
+    scene = render_scene_for_label(preset("tiny", num_frames=36), 3, 2)
+    return scene, GroundTruth.from_arrays(vars(scene), "scene")
+
+
+def moving_blob(num_frames: int, start: int, end: int) -> torch.Tensor:
+    """Maps (T, 8, 40): a sharp bump still before `start` and from `end` on, a column a frame between."""
+    rows, cols = np.mgrid[:8, :40]
+    position = np.clip(np.arange(num_frames), start, end) - start
+    maps = [np.exp(-((cols - 2 - p) ** 2 + (rows - 4) ** 2) / 2.0) + 1e-3 for p in position]
+    return torch.tensor(np.stack(maps), dtype=torch.float32)
+
+
+def constructed_localization(scene, shift: int = 0):
+    """Boxes from the manipulated object's masks, the interval from a map moving only during the
+    action, affordance from the contact region; `shift` rolls the masks and contact sideways."""
+    size = scene.frames.shape[1]
+    identity = FrameGeometry((size, size), (size, size), 1)
+    objects = torch.tensor(np.roll(scene.masks[:, scene.manipulated][:, 0], shift, axis=-1), dtype=torch.float32)
+    contact = torch.tensor(np.roll(scene.contact, shift, axis=-1), dtype=torch.float32) + 1e-6
+    blob = moving_blob(len(scene.frames), *scene.interval)
+    boxes = localize_maps(objects, identity, FPS, num_objects=1)
+    interval = localize_maps(blob, FrameGeometry((8, 40), (8, 40), 1), FPS, 1).interval
+    affordance = localize_maps(contact, identity, FPS, 1).affordance
+    return dataclasses.replace(boxes, interval=interval, affordance=affordance)
+
+
+def test_maps_equal_to_the_truth_score_perfectly(lifting):
+    scene, truth = lifting
+    localization = constructed_localization(scene)
+    evaluation = evaluate_clip(localization, truth, np.random.default_rng(0))
+    scores = summarize([evaluation])
+    assert scores.box_ap == {0.3: pytest.approx(1.0), 0.4: pytest.approx(1.0), 0.5: pytest.approx(1.0)}
+    assert scores.mask_iou == pytest.approx(1.0)
+    assert len(evaluation.mask_ious) == int(scene.contact.any((1, 2)).sum()) > 0
+    # the trimmed interval is made of whole 4-frame segments: each end is off by less than a segment,
+    # and with at least 18 frames of action (SynthHOI: 50-80 % of 36) the IoU is at least 18 / (18 + 6)
+    (start, end), (true_start, true_end) = localization.interval, truth.interval
+    assert abs(start - true_start) < 4 and abs(end - true_end) < 4
+    assert scores.temporal_iou >= 0.75
+
+
+def test_a_map_changing_only_during_the_action_trims_it_exactly(lifting):
+    scene, truth = lifting
+    truth = dataclasses.replace(truth, interval=(8, 24))  # on segment boundaries
+    trimmed = localize_maps(moving_blob(36, 8, 24), FrameGeometry((8, 40), (8, 40), 1), FPS, 1).interval
+    localization = dataclasses.replace(constructed_localization(scene), interval=trimmed)
+    assert evaluate_clip(localization, truth, np.random.default_rng(0)).temporal_iou == 1.0
+
+
+def test_maps_elsewhere_score_zero(lifting):
+    scene, truth = lifting
+    scores = summarize([evaluate_clip(constructed_localization(scene, shift=32), truth, np.random.default_rng(0))])
+    assert scores.box_ap == {0.3: 0.0, 0.4: 0.0, 0.5: 0.0}
+    assert scores.mask_iou == 0.0
+
+
+def test_a_still_map_keeps_the_whole_video(lifting):
+    scene, truth = lifting
+    still = localize_maps(moving_blob(36, 0, 0), FrameGeometry((8, 40), (8, 40), 1), FPS, 1)
+    assert still.interval == (0, 36)
+    (start, end), total = scene.interval, 36
+    loc = dataclasses.replace(constructed_localization(scene), interval=still.interval)
+    assert evaluate_clip(loc, truth, np.random.default_rng(0)).temporal_iou == pytest.approx((end - start) / total)
+
+
+def test_two_evaluation_frames_inside_the_action_drawn_from_the_seed(lifting):
+    _, truth = lifting
+    draws = [evaluation_frames(truth, np.random.default_rng([seed, 0])) for seed in range(6)]
+    start, end = truth.interval
+    for frames in draws:
+        assert len(frames) == 2 and frames[0] < frames[1] and all(start <= t < end for t in frames)
+    assert draws[0] == evaluation_frames(truth, np.random.default_rng([0, 0]))
+    assert len({tuple(frames) for frames in draws}) > 1

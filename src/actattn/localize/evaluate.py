@@ -6,11 +6,19 @@
   `actattn.localize.spatial.box_scores` (mean attention inside the box).
 - Intervals: temporal IoU of (start, end) frame intervals, end exclusive.
 - Masks: IoU of boolean masks (affordance segmentation), torchmetrics' binary Jaccard index.
+
+Against SynthHOI ground truth (:class:`GroundTruth`, :func:`evaluate_clip`, :func:`summarize`):
+the manipulated objects' boxes on 2 frames per video (the paper annotated 2 random frames), drawn
+without replacement from the action interval's frames that show one, by
+``np.random.default_rng([seed, position in the split file])``; AP pooled over all evaluated frames;
+temporal IoU averaged over videos; mask IoU against the contact region on every frame with
+contact, averaged over frames.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -20,7 +28,11 @@ from torchmetrics.functional.classification import binary_jaccard_index
 
 from actattn.localize.spatial import Box
 
+if TYPE_CHECKING:
+    from actattn.localize.run import Localization
+
 TABLE4_IOU_THRESHOLDS = (0.3, 0.4, 0.5)
+EVALUATION_FRAMES = 2
 
 
 def _box_tensor(boxes: Sequence[Box], where: str) -> Tensor:
@@ -122,3 +134,77 @@ class LocalizationScores:
         if self.mask_iou is not None:
             scores["mask_iou"] = self.mask_iou
         return scores
+
+
+@dataclass
+class GroundTruth:
+    """SynthHOI ground truth of one video: ``boxes`` (T, M, 4) of the M manipulated objects, the
+    action ``interval``, and ``contact`` (T, H, W) bool, where the hand touches the object."""
+
+    boxes: np.ndarray
+    interval: tuple[int, int]
+    contact: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, Any], where: str) -> GroundTruth:
+        """From ``load_groundtruth``'s dict or a Scene's fields (``vars(scene)``)."""
+        missing = [k for k in ("boxes", "manipulated", "interval", "contact") if k not in arrays]
+        if missing:
+            raise ValueError(f"{where}: the ground truth lacks {missing}")
+        start, end = (int(v) for v in arrays["interval"])
+        boxes = np.asarray(arrays["boxes"])[:, np.asarray(arrays["manipulated"], bool)]
+        return cls(boxes, (start, end), np.asarray(arrays["contact"], bool))
+
+    def frame_boxes(self, t: int) -> list[Box]:
+        """The manipulated objects' boxes in frame t that are not empty (out of view)."""
+        return [tuple(map(float, box)) for box in self.boxes[t] if box[2] > box[0] and box[3] > box[1]]
+
+
+@dataclass
+class ClipEvaluation:
+    """One video against its ground truth: the evaluated ``frames`` with the predicted and true
+    boxes on each (pooled over videos for AP), ``temporal_iou``, and ``mask_ious`` per contact frame."""
+
+    frames: list[int]
+    pred_boxes: list[list[Box]]
+    pred_scores: list[list[float]]
+    true_boxes: list[list[Box]]
+    temporal_iou: float
+    mask_ious: list[float]
+
+
+def evaluation_frames(truth: GroundTruth, rng: np.random.Generator, count: int = EVALUATION_FRAMES) -> list[int]:
+    """``count`` frames drawn without replacement from the action interval's frames with a true box."""
+    shown = [t for t in range(*truth.interval) if truth.frame_boxes(t)]
+    if not shown:
+        raise ValueError(f"no frame of the action interval {truth.interval} shows a manipulated object")
+    return sorted(int(t) for t in rng.choice(shown, size=min(count, len(shown)), replace=False))
+
+
+def evaluate_clip(localization: Localization, truth: GroundTruth, rng: np.random.Generator) -> ClipEvaluation:
+    """Score one video's localisation (see the module docstring)."""
+    if len(localization.boxes) != len(truth.boxes) or localization.affordance.shape != truth.contact.shape:
+        raise ValueError(f"localisation of {len(localization.boxes)} frames {localization.affordance.shape[1:]} vs "
+                         f"ground truth of {len(truth.boxes)} frames {truth.contact.shape[1:]}")
+    frames = evaluation_frames(truth, rng)
+    touched = [t for t in range(len(truth.contact)) if truth.contact[t].any()]
+    pairs = [(localization.affordance[t], truth.contact[t]) for t in touched]
+    ious = mask_iou(*zip(*pairs)).tolist() if pairs else []
+    return ClipEvaluation(
+        frames=frames,
+        pred_boxes=[localization.boxes[t] for t in frames],
+        pred_scores=[localization.scores[t] for t in frames],
+        true_boxes=[truth.frame_boxes(t) for t in frames],
+        temporal_iou=float(temporal_iou([localization.interval], [truth.interval])[0]),
+        mask_ious=ious,
+    )
+
+
+def summarize(evaluations: Sequence[ClipEvaluation]) -> LocalizationScores:
+    """Box AP over all evaluated frames, mean temporal IoU over videos, mean mask IoU over contact frames."""
+    box_ap = box_average_precision([b for e in evaluations for b in e.pred_boxes],
+                                   [s for e in evaluations for s in e.pred_scores],
+                                   [b for e in evaluations for b in e.true_boxes])
+    ious = [iou for e in evaluations for iou in e.mask_ious]
+    return LocalizationScores(box_ap, float(np.mean([e.temporal_iou for e in evaluations])),
+                              float(np.mean(ious)) if ious else None)
