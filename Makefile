@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench clean
+.PHONY: demo demo-dual test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,11 +14,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/actattn demo --config configs/demo.yaml
 
+demo-dual: $(STAMP)
+	$(VENV)/bin/actattn demo --config configs/dual_attention_demo.yaml
+
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_heads.py
+	$(VENV)/bin/python benchmarks/bench_dual_attention.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -12,8 +12,6 @@ busy machine), its ratio to average pooling, the parameter count and its ratio.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from functools import partial
 
@@ -21,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from actattn.heads import AttentionalPooling, AveragePooling, pose_heatmap_loss
+from timing import ratio_rows, time_ms
 
 POSE_JOINTS = 16
 HEADS: dict[str, Callable[[int, int], nn.Module]] = {
@@ -56,23 +55,6 @@ def step(head: nn.Module, feats: Tensor) -> None:
     loss.backward()
 
 
-def time_ms(heads: dict[str, nn.Module], feats: Tensor, warmup: int, repeats: int) -> dict[str, list[float]]:
-    """Wall times of ``step`` in milliseconds per head, after ``warmup`` untimed steps each.
-
-    The heads take turns within each repeat, so a slow spell of a shared machine hits all of them.
-    """
-    for head in heads.values():
-        for _ in range(warmup):
-            step(head, feats)
-    times: dict[str, list[float]] = {name: [] for name in heads}
-    for _ in range(repeats):
-        for name, head in heads.items():
-            start = time.perf_counter()
-            step(head, feats)
-            times[name].append(1000 * (time.perf_counter() - start))
-    return times
-
-
 def main() -> None:
     args = parse_args()
     torch.manual_seed(0)
@@ -86,12 +68,9 @@ def main() -> None:
     base = next(iter(heads))
     for grid in args.grids:
         feats = torch.randn(args.batch, args.frames, args.channels, grid, grid, requires_grad=True)
-        times = time_ms(heads, feats, args.warmup, args.repeats)
-        base_ms = statistics.median(times[base])
-        for name in heads:
-            ms, fastest = statistics.median(times[name]), min(times[name])
-            ratios = f"{ms / base_ms:>7.2f} {params[name]:>11,} {params[name] / params[base]:>7.2f}"
-            print(f"{name:<28} {grid:>2}x{grid:<2} {ms:>10.1f} {fastest:>8.1f} {ratios}")
+        times = time_ms({name: partial(step, head, feats) for name, head in heads.items()}, args.warmup, args.repeats)
+        for name, row in zip(heads, ratio_rows(times, params, base)):
+            print(f"{name:<28} {grid:>2}x{grid:<2} {row}")
 
 
 if __name__ == "__main__":

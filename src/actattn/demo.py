@@ -3,6 +3,9 @@
 Everything goes into one folder (``out`` of the demo config): ``data/`` (the rendered scenes in
 Something-Something V2 layout), ``<model>/checkpoints``, ``<model>/metrics.csv``,
 ``metrics.json`` (held-out metrics per model) and ``pictures/<model>/`` (attention figures).
+A config with a ``localize`` section (``clips``: how many held-out clips) also localises with
+each model that makes attention maps (DAN Section 4) into ``localize/<model>/`` and adds box AP,
+temporal IoU and mask IoU to its metrics (the paper's Table 4).
 """
 from __future__ import annotations
 
@@ -13,8 +16,12 @@ from typing import Any
 
 from actattn.data.synthetic import preset, write_dataset
 from actattn.experiment import evaluate, fit, save_json, write_pictures
+from actattn.heads import DualAttention
+from actattn.localize.run import localize_dataset
+from actattn.train import ActionRecognizer
 
-COLUMNS = ("top1", "top5", "mean_class_accuracy", "train_seconds", "eval_seconds")
+RECOGNITION = ("top1", "top5", "object_top1", "mean_class_accuracy", "train_seconds", "eval_seconds")
+LOCALIZATION = ("box_ap@0.3", "box_ap@0.4", "box_ap@0.5", "temporal_iou", "mask_iou")
 
 
 def render(synth: dict[str, Any]) -> Path:
@@ -33,19 +40,33 @@ def render(synth: dict[str, Any]) -> Path:
     return root
 
 
-def table(results: dict[str, dict[str, float]]) -> str:
-    """The comparison as a plain-text table."""
+def table(results: dict[str, dict[str, float]], columns: tuple[str, ...]) -> str:
+    """Those of ``columns`` that some model has, as a plain-text table ("-" where a model has none)."""
+    columns = tuple(c for c in columns if any(c in metrics for metrics in results.values()))
     width = max(len(name) for name in results)
-    lines = [f"{'model':<{width}}  " + "  ".join(f"{c:>19}" for c in COLUMNS)]
+    lines = [f"{'model':<{width}}  " + "  ".join(f"{c:>19}" for c in columns)]
     for name, metrics in results.items():
-        lines.append(f"{name:<{width}}  " + "  ".join(f"{metrics[c]:>19.3f}" for c in COLUMNS))
+        cells = (f"{metrics[c]:>19.3f}" if c in metrics else f"{'-':>19}" for c in columns)
+        lines.append(f"{name:<{width}}  " + "  ".join(cells))
     return "\n".join(lines)
 
 
+def localize(module: ActionRecognizer, data: dict[str, Any], out: Path, clips: int, pictures: int) -> dict[str, float]:
+    """Localisation scores on the first ``clips`` held-out clips; none for a model without maps."""
+    head = module.model.head
+    if isinstance(head, DualAttention) and head.attention is None:
+        return {}
+    objects = module.trainer.datamodule.objects if module.trainer else None
+    scores = localize_dataset(module, data.get("test_file") or data["val_file"], out, count=clips,
+                              objects=objects, pictures=pictures)
+    return scores.as_dict() if scores is not None else {}
+
+
 def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Render, then for each model: fit, test on the held-out split, draw pictures."""
+    """Render, then for each model: fit, test on the held-out split, draw pictures (and localise)."""
     out = Path(config["out"])
     render(config["synth"])
+    pictures = config.get("pictures", 4)
     results = {}
     for name, model in config["models"].items():
         run = {"seed": config.get("seed", 0), "out": out / name, "data": config["data"],
@@ -56,8 +77,13 @@ def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
         module, datamodule, train_seconds = fit(run)
         metrics, eval_seconds = evaluate(run, run["out"] / "checkpoints" / "last.ckpt")
         results[name] = {**metrics, "train_seconds": train_seconds, "eval_seconds": eval_seconds}
-        write_pictures(module, datamodule.datasets["test"], out / "pictures" / name, count=config.get("pictures", 4))
+        write_pictures(module, datamodule.datasets["test"], out / "pictures" / name, count=pictures)
+        if "localize" in config:
+            results[name] |= localize(module, config["data"], out / "localize" / name,
+                                      config["localize"]["clips"], pictures)
     save_json(results, out / "metrics.json")
-    print("\nHeld-out SynthHOI results\n" + table(results))
+    print("\nHeld-out SynthHOI recognition\n" + table(results, RECOGNITION))
+    if "localize" in config:
+        print("\nHeld-out SynthHOI localisation\n" + table(results, LOCALIZATION))
     print(f"\nmetrics: {out / 'metrics.json'}   pictures: {out / 'pictures'}")
     return results

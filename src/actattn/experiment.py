@@ -118,7 +118,8 @@ def evaluate(config: dict[str, Any], checkpoint: str | Path) -> tuple[dict[str, 
 def write_pictures(
     module: ActionRecognizer, dataset: torch.utils.data.Dataset, out: str | Path, count: int = 4, gif: bool = True
 ) -> list[Path]:
-    """The paper's Fig. 2 for the first ``count`` clips of ``dataset`` (PNG, plus a GIF each)."""
+    """The paper's Fig. 2 for the first ``count`` clips of ``dataset`` (PNG, plus a GIF each);
+    nothing for a model without attention maps."""
     module.eval()
     names = module.hparams.class_names
     out = Path(out)
@@ -127,7 +128,10 @@ def write_pictures(
         sample = dataset[index]
         if sample is None:
             continue
-        output = module(sample["video"][None].to(module.device))
+        batch = {k: torch.as_tensor(v)[None].to(module.device) for k, v in sample.items() if k in ("video", "label", "objects")}
+        output = module.run(batch)
+        if not output.attention:
+            return written
         label = torch.as_tensor(sample["label"])
         target = int(label) if label.ndim == 0 and label >= 0 else None
         columns = attention_columns(output, 0, names, target)

@@ -7,15 +7,24 @@ import torch
 from actattn.backbones import SmallCNN, create_backbone
 
 
-def test_96px_gives_12x12() -> None:
+def test_64px_gives_8x8() -> None:
     backbone = create_backbone("small_cnn")
-    feats = backbone(torch.randn(2, 3, 4, 96, 96))
-    assert feats.shape == (2, 4, backbone.out_channels, 12, 12)
+    feats = backbone(torch.randn(2, 3, 4, 64, 64))
+    assert feats.shape == (2, 4, backbone.out_channels, 8, 8)
     assert backbone.out_channels == 128 and backbone.output_stride == 8
 
 
 def test_odd_size_rounds_up() -> None:
     assert SmallCNN()(torch.randn(1, 3, 1, 100, 90)).shape[-2:] == (13, 12)
+
+
+def test_a_central_cell_sees_the_whole_64px_frame() -> None:
+    torch.manual_seed(0)
+    video = torch.randn(1, 3, 1, 64, 64, requires_grad=True)
+    SmallCNN().eval()(video)[0, 0, :, 4, 4].sum().backward()
+    reach = video.grad.abs().sum(dim=(0, 1, 2)) > 0
+    corners = (reach[:8, :8], reach[:8, -8:], reach[-8:, :8], reach[-8:, -8:])  # 8x8: max pooling routes sparsely
+    assert all(corner.any() for corner in corners)
 
 
 def test_frames_are_processed_independently() -> None:

@@ -1,24 +1,27 @@
 """A small from-scratch CNN for the CPU demo: video (B, 3, T, H, W) -> (B, T, 128, H/8, W/8).
 
-Five conv3x3-BN-ReLU stages with 16-32-64-64-128 channels and strides 2-2-2-1-1, so a 96 px
-frame gives a 12x12 map. The two stride-1 stages at the end keep the last features local
-enough for spatial attention to matter (the paper's "Base Network" paragraph, Sec. 4).
+Three conv3x3-BN-ReLU-maxpool stages (32, 64, 96 channels) bring a 64 px frame to an 8x8 grid;
+two dilated conv3x3-BN-ReLU stages (128 channels, dilation 2 and 4) then widen each cell's
+receptive field to 118 px without shrinking the grid. SynthHOI's action cue is where the hand is
+relative to an object, so every cell must see both; the grid stays fine enough for the
+attention maps to point at one of them (the role of the stride-1 last stage in the papers).
 """
 from __future__ import annotations
 
 from einops import rearrange
 from torch import Tensor, nn
 
-STAGES = ((16, 2), (32, 2), (64, 2), (64, 1), (128, 1))
+POOLED = (32, 64, 96)  # channels of the stages that halve the grid
+DILATED = ((128, 2), (128, 4))  # (channels, dilation) of the stages that keep it
 
 
-def conv_bn_relu(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
-    """3x3 conv (padding 1, no bias) -> BatchNorm -> ReLU."""
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False),
+def conv_bn_relu(in_channels: int, out_channels: int, dilation: int = 1) -> list[nn.Module]:
+    """3x3 conv (same padding, no bias) -> BatchNorm -> ReLU."""
+    return [
+        nn.Conv2d(in_channels, out_channels, 3, padding=dilation, dilation=dilation, bias=False),
         nn.BatchNorm2d(out_channels),
         nn.ReLU(inplace=True),
-    )
+    ]
 
 
 class SmallCNN(nn.Module):
@@ -31,15 +34,20 @@ class SmallCNN(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        channels = [3] + [width for width, _ in STAGES]
-        self.stages = nn.Sequential(
-            *(conv_bn_relu(c_in, c_out, stride) for c_in, c_out, (_, stride) in zip(channels, channels[1:], STAGES))
-        )
-        self.out_channels: int = channels[-1]
-        self.output_stride: int = 8
+        layers: list[nn.Module] = []
+        channels = 3
+        for width in POOLED:
+            layers += [*conv_bn_relu(channels, width), nn.MaxPool2d(2, ceil_mode=True)]
+            channels = width
+        for width, dilation in DILATED:
+            layers += conv_bn_relu(channels, width, dilation)
+            channels = width
+        self.stages = nn.Sequential(*layers)
+        self.out_channels: int = channels
+        self.output_stride: int = 2 ** len(POOLED)
 
     def forward(self, video: Tensor) -> Tensor:
-        """(B, 3, T, H, W) -> (B, T, C, H', W')."""
+        """(B, 3, T, H, W) -> (B, T, C, ceil(H / 8), ceil(W / 8))."""
         if video.ndim != 5 or video.shape[1] != 3:
             raise ValueError(f"SmallCNN: expected video (B, 3, T, H, W), got {tuple(video.shape)}")
         frames = rearrange(video, "b c t h w -> (b t) c h w")

@@ -17,7 +17,7 @@ from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
 from actattn.data.sampling import ClipDataset, EpochSampler
 from actattn.data.ssv2 import SomethingSomethingV2, read_labels, read_split
 from actattn.data.ssv2_objects import ObjectVocabulary, build_object_vocabulary
-from actattn.data.transforms import eval_transform, flip_label_map, train_transform
+from actattn.data.transforms import TSN_SCALES, eval_transform, flip_label_map, train_transform
 
 FORMATS = ("ssv2", "csv")
 
@@ -39,7 +39,8 @@ class VideoDataModule(L.LightningDataModule):
     ``;``-separated labels as multi-hot vectors (csv only). ``objects_file`` (ssv2 only) gives
     each sample ``"objects"`` from the placeholders: the object clusters are read from that JSON
     file, or built from the training split and written there for inspection and editing. ``short_side`` is the
-    side frames are resized to before cropping ``size`` (default ``size * 256 / 224``). ``flip`` enables horizontal
+    side frames are resized to before cropping ``size`` (default ``size * 256 / 224``); ``scales`` are the
+    training crop's relative sides (TSN's multi-scale crop). ``flip`` enables horizontal
     flips for the classes that :func:`~actattn.data.transforms.flip_label_map` allows.
     ``num_classes`` and ``class_names`` are set by :meth:`setup`.
     """
@@ -60,6 +61,7 @@ class VideoDataModule(L.LightningDataModule):
         clip_stride: int | None = None,
         size: int = 224,
         short_side: int | None = None,
+        scales: Sequence[float] = TSN_SCALES,
         batch_size: int = 8,
         num_workers: int = 0,
         keypoints: bool = False,
@@ -111,7 +113,7 @@ class VideoDataModule(L.LightningDataModule):
         hp = self.hparams
         label_map = flip_label_map(self.class_names) if hp.flip else None
         if train:
-            transform = train_transform(hp.size, short_side=hp.short_side, label_map=label_map)
+            transform = train_transform(hp.size, short_side=hp.short_side, scales=hp.scales, label_map=label_map)
         else:
             transform = eval_transform(hp.size, short_side=hp.short_side)
         common = dict(

@@ -75,7 +75,9 @@ def read_clip(path: str | Path, choose: Callable[[int], Sequence[int]]) -> tuple
     if any(i < 0 for i in indices):
         raise VideoDecodeError(path, f"negative frame index in {indices}")
     last = len(frames) - 1
-    return np.stack([frames[min(i, last)].to_ndarray(format="rgb24") for i in indices]), indices
+    # threads=1: swscale's default thread pool costs 70x the conversion of a small frame, and a pool
+    # made before a DataLoader forks its workers deadlocks them
+    return np.stack([frames[min(i, last)].to_ndarray(format="rgb24", threads=1) for i in indices]), indices
 
 
 def read_video(path: str | Path, indices: Sequence[int] | None = None) -> np.ndarray:

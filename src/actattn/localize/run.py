@@ -328,10 +328,12 @@ def localize_dataset(
     map_key: str | None = None,
     objects: ObjectVocabulary | None = None,
     seed: int = 0,
+    pictures: int | None = None,
     progress: bool = True,
 ) -> LocalizationScores | None:
     """Localise the first ``count`` clips of an SSv2-layout split; write ``out/localization.json``
-    and ``out/pictures/``; return the scores over the clips with ground truth (None if none has).
+    and ``out/pictures/`` (of the first ``pictures`` clips; all if None); return the scores over
+    the clips with ground truth (None if none has).
 
     ``data`` is a split file or a root holding ``something-something-v2-validation.json``; videos
     are ``videos/{id}.mp4`` or ``.webm`` beside it, ground truth ``groundtruth/{id}.npz`` (SynthHOI)
@@ -359,7 +361,8 @@ def localize_dataset(
             evaluation = evaluate_clip(video.localization, truth, np.random.default_rng([seed, position]))
             evaluations.append(evaluation)
             extra["scores"] = {"evaluation_frames": evaluation.frames, **summarize([evaluation]).as_dict()}
-        write_pictures(entry.id, video, names, out / "pictures", truth)
+        if pictures is None or position < pictures:
+            write_pictures(entry.id, video, names, out / "pictures", truth)
         records.append(clip_record(entry.id, video, names, **extra))
     scores = summarize(evaluations) if evaluations else None
     write_report(out / "localization.json", module, records, scores)
