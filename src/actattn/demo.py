@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from actattn.data.datamodule import VideoDataModule
 from actattn.data.synthetic import preset, write_dataset
 from actattn.experiment import evaluate, fit, save_json, write_pictures
 from actattn.heads import DualAttention
@@ -51,14 +52,14 @@ def table(results: dict[str, dict[str, float]], columns: tuple[str, ...]) -> str
     return "\n".join(lines)
 
 
-def localize(module: ActionRecognizer, data: dict[str, Any], out: Path, clips: int, pictures: int) -> dict[str, float]:
+def localize(module: ActionRecognizer, datamodule: VideoDataModule, out: Path, clips: int,
+             pictures: int) -> dict[str, float]:
     """Localisation scores on the first ``clips`` held-out clips; none for a model without maps."""
     head = module.model.head
     if isinstance(head, DualAttention) and head.attention is None:
         return {}
-    objects = module.trainer.datamodule.objects if module.trainer else None
-    scores = localize_dataset(module, data.get("test_file") or data["val_file"], out, count=clips,
-                              objects=objects, pictures=pictures)
+    scores = localize_dataset(module, datamodule.files["test"], out, count=clips, objects=datamodule.objects,
+                              pictures=pictures)
     return scores.as_dict() if scores is not None else {}
 
 
@@ -79,7 +80,7 @@ def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
         results[name] = {**metrics, "train_seconds": train_seconds, "eval_seconds": eval_seconds}
         write_pictures(module, datamodule.datasets["test"], out / "pictures" / name, count=pictures)
         if "localize" in config:
-            results[name] |= localize(module, config["data"], out / "localize" / name,
+            results[name] |= localize(module, datamodule, out / "localize" / name,
                                       config["localize"]["clips"], pictures)
     save_json(results, out / "metrics.json")
     print("\nHeld-out SynthHOI recognition\n" + table(results, RECOGNITION))

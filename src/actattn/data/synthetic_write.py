@@ -1,7 +1,7 @@
 """Write SynthHOI scenes to disk in the Something-Something V2 release layout.
 
 ``root/`` gets:
-- ``videos/{id}.mp4``: H.264 through :func:`actattn.data.video.write_video`;
+- ``videos/{id}.mp4``: H.264 (4:4:4) through :func:`actattn.data.video.write_video`;
 - ``something-something-v2-labels.json``: class name (template without brackets) -> id as a string;
 - ``something-something-v2-{split}.json``: a list of ``{"id", "label", "template", "placeholders"}``
   with ``id`` a string and ``label`` the lower-case filled sentence, as in the real files;
@@ -48,7 +48,9 @@ def _write_one(task: tuple[Path, SynthConfig, int, int, int]) -> dict:
     """Render scene ``item_id`` of class ``label``; write its video and ground truth; return its entry."""
     root, config, item_id, seed, label = task
     scene = render_scene_for_label(config, seed, label)
-    write_video(root / "videos" / f"{item_id}.mp4", scene.frames, fps=config.fps)
+    # 4:4:4: at 64-96 px, 4:2:0 halves the colour resolution of the hand and the small objects, and a
+    # small CNN then reached 0.86 top-1 instead of 0.92 on the default preset
+    write_video(root / "videos" / f"{item_id}.mp4", scene.frames, fps=config.fps, pix_fmt="yuv444p")
     arrays = {k: getattr(scene, k) for k in _ARRAYS}
     for k in _PACKED:
         mask = getattr(scene, k)

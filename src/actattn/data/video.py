@@ -44,12 +44,16 @@ def _open(path: str | Path) -> av.container.InputContainer:
     return container
 
 
+def _fps(stream: av.video.stream.VideoStream) -> float:
+    return float(stream.average_rate or stream.guessed_rate or 0.0)
+
+
 def _decode_all(path: str | Path) -> tuple[list[av.VideoFrame], float]:
     """Every decodable frame, still in the stream's pixel format (converted only when picked)."""
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_count = 1  # loader workers parallelise across videos; threads per clip only cost
-        fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+        fps = _fps(stream)
         frames = []
         try:
             frames.extend(container.decode(stream))
@@ -59,6 +63,12 @@ def _decode_all(path: str | Path) -> tuple[list[av.VideoFrame], float]:
     if not frames:
         raise VideoDecodeError(path, "contains no decodable frame")
     return frames, fps
+
+
+def video_fps(path: str | Path) -> float:
+    """Frames per second from the stream's header, without decoding (0.0 when it gives none)."""
+    with _open(path) as container:
+        return _fps(container.streams.video[0])
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -89,8 +99,11 @@ def read_video(path: str | Path, indices: Sequence[int] | None = None) -> np.nda
     return read_clip(path, lambda n: range(n) if indices is None else indices)[0]
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float = 12.0, crf: int = 18) -> None:
-    """Encode ``(T, H, W, 3)`` uint8 RGB as H.264 MP4 (single-threaded, so bytes are reproducible)."""
+def write_video(path: str | Path, frames: np.ndarray, fps: float = 12.0, crf: int = 18, pix_fmt: str = "yuv420p") -> None:
+    """Encode ``(T, H, W, 3)`` uint8 RGB as H.264 MP4 (single-threaded, so bytes are reproducible).
+
+    ``pix_fmt`` "yuv444p" keeps full colour resolution (High 4:4:4 profile; FFmpeg decodes it).
+    """
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"{path}: expected (T, H, W, 3) uint8 frames, got {frames.shape} {frames.dtype}")
@@ -101,7 +114,7 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float = 12.0, crf: in
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=round(fps))
         stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "yuv420p"
+        stream.pix_fmt = pix_fmt
         stream.thread_count = 1
         stream.options = {"crf": str(crf), "preset": "veryfast", "tune": "zerolatency"}
         for image in frames:

@@ -51,7 +51,7 @@ from tqdm import tqdm
 from actattn.data.sampling import segment_indices
 from actattn.data.ssv2 import read_split
 from actattn.data.transforms import Compose, Normalize, Resize
-from actattn.data.video import probe, read_video
+from actattn.data.video import read_video, video_fps
 from actattn.heads import DualAttention
 from actattn.localize.affordance import affordance_mask
 from actattn.localize.evaluate import EVALUATION_FRAMES, GroundTruth, LocalizationScores, evaluate_clip, summarize
@@ -304,7 +304,7 @@ def localize_video(module: ActionRecognizer, video_path: str | Path, out: str | 
                    map_key: str | None = None) -> dict[str, Any]:
     """Localise one video file; write ``out/localization.json`` and ``out/pictures/``; return its record."""
     path, out = Path(video_path), Path(out)
-    video = localize_frames(module, read_video(path), probe(path).fps, map_key=map_key)
+    video = localize_frames(module, read_video(path), video_fps(path), map_key=map_key)
     names = module.hparams.class_names
     write_pictures(path.stem, video, names, out / "pictures")
     record = clip_record(path.stem, video, names, video=str(path))
@@ -352,7 +352,7 @@ def localize_dataset(
         labels = None
         if entry.label is not None and objects is not None:
             labels = (entry.label, objects.labels(entry.placeholders))
-        video = localize_frames(module, read_video(path), probe(path).fps, map_key=map_key, labels=labels)
+        video = localize_frames(module, read_video(path), video_fps(path), map_key=map_key, labels=labels)
         truth_file = split.parent / "groundtruth" / f"{entry.id}.npz"
         truth = GroundTruth.from_arrays(load_groundtruth(truth_file), str(truth_file)) if truth_file.is_file() else None
         extra = {"video": str(path)} | ({} if entry.label is None else {"true": {"label": entry.label,
