@@ -37,6 +37,7 @@ def test_a_tiny_demo_with_localisation(tmp_path: Path, capsys) -> None:
         "models": {
             "baseline": {**dan, "head_kwargs": {"mode": "baseline", "embed_dim": 16, "prior_hidden": 16}},
             "self": {**dan, "head_kwargs": {"mode": "self", "embed_dim": 16, "prior_hidden": 16}},
+            "average_pooling": {"name": "average_pooling", "backbone": "small_cnn"},  # no objects, maps all the same
         },
     }
     results = run_demo(config)
@@ -45,7 +46,8 @@ def test_a_tiny_demo_with_localisation(tmp_path: Path, capsys) -> None:
     assert {"top1", "top5", "train_seconds", "eval_seconds"} <= set(results["baseline"])
     assert "object_top1" not in results["baseline"] and "object_top1" in results["self"]
     assert "box_ap@0.3" not in results["baseline"] and not (out / "pictures" / "baseline").exists()
-    assert {"box_ap@0.3", "box_ap@0.4", "box_ap@0.5", "temporal_iou", "mask_iou"} <= set(results["self"])
+    for name in ("self", "average_pooling"):
+        assert {"box_ap@0.3", "box_ap@0.4", "box_ap@0.5", "temporal_iou", "mask_iou"} <= set(results[name])
     report = json.loads((out / "localize" / "self" / "localization.json").read_text())
     assert len(report["clips"]) == 3
     first = report["clips"][0]["id"]

@@ -13,6 +13,7 @@ reads without opening any other file::
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from lightning.pytorch.loggers import CSVLogger
 from tqdm import tqdm
 
 from actattn.data.datamodule import VideoDataModule
+from actattn.models import MODELS
 from actattn.train import ActionRecognizer
 from actattn.viz import attention_animation, attention_columns, attention_figure, denormalize
 
@@ -60,9 +62,9 @@ def build_datamodule(config: dict[str, Any]) -> VideoDataModule:
 
 
 def build_module(config: dict[str, Any], datamodule: VideoDataModule) -> ActionRecognizer:
-    """The module for the data: class names, input size, and object count where there are objects."""
+    """The module for the data: class names, input size, and the object count for a head that predicts objects."""
     model = config["model"]
-    if datamodule.objects is not None:
+    if datamodule.objects is not None and "num_objects" in inspect.signature(MODELS[model["name"]]).parameters:
         model = {**model, "head_kwargs": {"num_objects": datamodule.num_objects, **model.get("head_kwargs", {})}}
     return ActionRecognizer(
         num_classes=datamodule.num_classes,
