@@ -2,6 +2,7 @@
 import importlib.util
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
@@ -90,3 +91,17 @@ def test_one_frame_video(tmp_path):
     clip = read_video(path, [0, 0, 5])
     assert clip.shape == (3, 48, 64, 3)
     np.testing.assert_array_equal(clip[0], clip[2])
+
+
+def test_yuv444_keeps_colour_of_thin_details(tmp_path):
+    """4:4:4 (SynthHOI's format) keeps full colour resolution; 4:2:0 smears a 1-px red line's colour."""
+    frames = np.full((4, 32, 32, 3), 128, dtype=np.uint8)
+    frames[:, :, 15] = (230, 20, 20)
+    errors = {}
+    for pix_fmt in ("yuv420p", "yuv444p"):
+        path = tmp_path / f"{pix_fmt}.mp4"
+        write_video(path, frames, fps=10, pix_fmt=pix_fmt)
+        with av.open(str(path)) as container:
+            assert container.streams.video[0].codec_context.pix_fmt == pix_fmt
+        errors[pix_fmt] = np.abs(read_video(path)[:, :, 15].astype(int) - frames[:, :, 15]).mean()
+    assert errors["yuv444p"] < 10 < errors["yuv420p"]
