@@ -9,8 +9,9 @@ import pytest
 from actattn.demo import run_demo, table
 
 
-def test_table_shows_only_known_columns_and_dashes_for_missing_ones() -> None:
-    text = table({"a": {"top1": 0.5}, "bb": {"top1": 0.25, "object_top1": 1.0}}, ("top1", "object_top1", "top5"))
+def test_table_shows_only_known_columns_and_rows_with_dashes_for_missing_ones() -> None:
+    results = {"a": {"top1": 0.5}, "bb": {"top1": 0.25, "object_top1": 1.0}, "c": {"loss": 1.0}}
+    text = table(results, ("top1", "object_top1", "top5"))
     header, first, second = text.splitlines()
     assert header.split() == ["model", "top1", "object_top1"]
     assert first.split() == ["a", "0.500", "-"] and second.split() == ["bb", "0.250", "1.000"]
@@ -18,20 +19,13 @@ def test_table_shows_only_known_columns_and_dashes_for_missing_ones() -> None:
 
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Lightning's small-dataset hints
 def test_a_tiny_demo_with_localisation(tmp_path: Path, capsys) -> None:
-    root = tmp_path / "data"
     dan = {"name": "dual_attention", "backbone": "small_cnn", "optimizer": "adam", "lr": 0.001}
     config = {
         "out": str(tmp_path / "out"),
         "pictures": 1,
         "localize": {"clips": 3},
-        "synth": {"root": str(root), "preset": "tiny", "seed": 0, "counts": {"train": 8, "validation": 4},
-                  "workers": 1},
-        "data": {"format": "ssv2", "train_file": str(root / "something-something-v2-train.json"),
-                 "val_file": str(root / "something-something-v2-validation.json"),
-                 "test_file": str(root / "something-something-v2-validation.json"),
-                 "labels_file": str(root / "something-something-v2-labels.json"),
-                 "video_dir": str(root / "videos"), "video_ext": ".mp4", "objects_file": str(root / "objects.json"),
-                 "num_segments": 4, "size": 64, "short_side": 64, "batch_size": 4},
+        "synth": {"preset": "tiny", "seed": 0, "counts": {"train": 8, "validation": 4}, "workers": 1},
+        "data": {"num_segments": 4, "size": 64, "short_side": 64, "batch_size": 4},
         "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "num_sanity_val_steps": 0,
                     "enable_progress_bar": False, "enable_model_summary": False},
         "models": {
@@ -43,6 +37,7 @@ def test_a_tiny_demo_with_localisation(tmp_path: Path, capsys) -> None:
     results = run_demo(config)
     out = Path(config["out"])
     assert json.loads((out / "metrics.json").read_text()) == results
+    assert len(list((out / "data" / "videos").glob("*.mp4"))) == 12
     assert {"top1", "top5", "train_seconds", "eval_seconds"} <= set(results["baseline"])
     assert "object_top1" not in results["baseline"] and "object_top1" in results["self"]
     assert "box_ap@0.3" not in results["baseline"] and not (out / "pictures" / "baseline").exists()

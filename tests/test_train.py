@@ -7,7 +7,7 @@ import torch
 
 from actattn.experiment import evaluate, fit, merged
 from actattn.output import ModelOutput
-from actattn.train import ActionRecognizer
+from actattn.train import ActionRecognizer, make_metrics
 
 
 def test_fit_writes_checkpoints_and_reports_metrics(tiny_config: dict) -> None:
@@ -19,6 +19,15 @@ def test_fit_writes_checkpoints_and_reports_metrics(tiny_config: dict) -> None:
     metrics, _ = evaluate(tiny_config, checkpoints / "last.ckpt")
     assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0
     assert seconds > 0 and (Path(tiny_config["out"]) / "metrics.csv").is_file()
+
+
+def test_metrics_stay_apart_when_the_first_batch_makes_them_agree() -> None:
+    metrics = make_metrics(4, multi_label=False)
+    metrics.update(torch.eye(4), torch.arange(4))  # all right: every accuracy's state is the same
+    metrics.update(torch.tensor([[0.0, 1.0, 2.0, 3.0]]), torch.tensor([2]))  # wrong at top-1, right at top-5
+    values = {name: float(value) for name, value in metrics.compute().items()}
+    assert values["top1"] == pytest.approx(4 / 5) and values["top5"] == 1.0
+    assert values["mean_class_accuracy"] == pytest.approx((1 + 1 + 0.5 + 1) / 4)
 
 
 def test_resume_continues_the_same_run(tiny_config: dict, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The main job on the embedded default: render SynthHOI, train each model, evaluate, picture.
 
 Everything goes into one folder (``out`` of the demo config): ``data/`` (the rendered scenes in
-Something-Something V2 layout), ``<model>/checkpoints``, ``<model>/metrics.csv``,
+Something-Something V2 layout, which the ``data`` section then reads without naming any file;
+the validation split is the held-out one), ``<model>/checkpoints``, ``<model>/metrics.csv``,
 ``metrics.json`` (held-out metrics per model) and ``pictures/<model>/`` (attention figures).
 A config with a ``localize`` section (``clips``: how many held-out clips) also localises with
 each model that makes attention maps (DAN Section 4) into ``localize/<model>/`` and adds box AP,
@@ -17,36 +18,43 @@ from typing import Any
 from actattn.data.datamodule import VideoDataModule
 from actattn.data.synthetic import preset, write_dataset
 from actattn.experiment import evaluate, fit, save_json, write_pictures
-from actattn.heads import DualAttention
 from actattn.localize.run import localize_dataset
-from actattn.train import ActionRecognizer
+from actattn.train import ActionRecognizer, makes_maps
 
 RECOGNITION = ("top1", "top5", "object_top1", "mean_class_accuracy", "train_seconds", "eval_seconds")
 LOCALIZATION = ("box_ap@0.3", "box_ap@0.4", "box_ap@0.5", "temporal_iou", "mask_iou")
 
 
-def render(synth: dict[str, Any]) -> Path:
-    """Render the scenes unless ``root`` already holds this exact rendering."""
-    root = Path(synth["root"])
+def render(synth: dict[str, Any], root: Path) -> None:
+    """Render the scenes into ``root`` unless it already holds this exact rendering."""
     stamp = {k: synth[k] for k in ("preset", "seed", "counts", "overrides") if k in synth}
     stamp_file = root / "demo-stamp.json"
     if stamp_file.is_file() and stamp_file.read_text() == json.dumps(stamp, sort_keys=True):
         print(f"SynthHOI scenes already in {root}")
-        return root
+        return
     if root.exists():
         shutil.rmtree(root)
     config = preset(synth["preset"], **synth.get("overrides", {}))
     write_dataset(root, config, seed=synth["seed"], counts=synth["counts"], workers=synth.get("workers", 2))
     stamp_file.write_text(json.dumps(stamp, sort_keys=True))
-    return root
+
+
+def data_files(root: Path) -> dict[str, str]:
+    """The data section's files for scenes rendered into ``root``; the validation split is held out."""
+    held_out = str(root / "something-something-v2-validation.json")
+    return {"format": "ssv2", "train_file": str(root / "something-something-v2-train.json"), "val_file": held_out,
+            "test_file": held_out, "labels_file": str(root / "something-something-v2-labels.json"),
+            "video_dir": str(root / "videos"), "video_ext": ".mp4", "objects_file": str(root / "objects.json")}
 
 
 def table(results: dict[str, dict[str, float]], columns: tuple[str, ...]) -> str:
-    """Those of ``columns`` that some model has, as a plain-text table ("-" where a model has none)."""
+    """The models with any of ``columns`` and the columns some model has, as a plain-text table
+    ("-" where a model lacks one)."""
     columns = tuple(c for c in columns if any(c in metrics for metrics in results.values()))
-    width = max(len(name) for name in results)
+    rows = {name: metrics for name, metrics in results.items() if any(c in metrics for c in columns)}
+    width = max(len(name) for name in rows)
     lines = [f"{'model':<{width}}  " + "  ".join(f"{c:>19}" for c in columns)]
-    for name, metrics in results.items():
+    for name, metrics in rows.items():
         cells = (f"{metrics[c]:>19.3f}" if c in metrics else f"{'-':>19}" for c in columns)
         lines.append(f"{name:<{width}}  " + "  ".join(cells))
     return "\n".join(lines)
@@ -55,8 +63,7 @@ def table(results: dict[str, dict[str, float]], columns: tuple[str, ...]) -> str
 def localize(module: ActionRecognizer, datamodule: VideoDataModule, out: Path, clips: int,
              pictures: int) -> dict[str, float]:
     """Localisation scores on the first ``clips`` held-out clips; none for a model without maps."""
-    head = module.model.head
-    if isinstance(head, DualAttention) and head.attention is None:
+    if not makes_maps(module.model.head):
         return {}
     scores = localize_dataset(module, datamodule.files["test"], out, count=clips, objects=datamodule.objects,
                               pictures=pictures)
@@ -66,11 +73,12 @@ def localize(module: ActionRecognizer, datamodule: VideoDataModule, out: Path, c
 def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Render, then for each model: fit, test on the held-out split, draw pictures (and localise)."""
     out = Path(config["out"])
-    render(config["synth"])
+    render(config["synth"], out / "data")
+    data = {**config["data"], **data_files(out / "data")}
     pictures = config.get("pictures", 4)
     results = {}
     for name, model in config["models"].items():
-        run = {"seed": config.get("seed", 0), "out": out / name, "data": config["data"],
+        run = {"seed": config.get("seed", 0), "out": out / name, "data": data,
                "model": model, "trainer": config["trainer"]}
         if run["out"].exists():
             shutil.rmtree(run["out"])

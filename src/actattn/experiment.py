@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from actattn.data.datamodule import VideoDataModule
 from actattn.models import MODELS
-from actattn.train import ActionRecognizer
+from actattn.train import ActionRecognizer, makes_maps
 from actattn.viz import attention_animation, attention_columns, attention_figure, denormalize
 
 SECTIONS = ("data", "model", "trainer")
@@ -122,6 +122,8 @@ def write_pictures(
 ) -> list[Path]:
     """The paper's Fig. 2 for the first ``count`` clips of ``dataset`` (PNG, plus a GIF each);
     nothing for a model without attention maps."""
+    if not makes_maps(module.model.head):
+        return []
     module.eval()
     names = module.hparams.class_names
     out = Path(out)
@@ -132,8 +134,6 @@ def write_pictures(
             continue
         batch = {k: torch.as_tensor(v)[None].to(module.device) for k, v in sample.items() if k in ("video", "label", "objects")}
         output = module.run(batch)
-        if not output.attention:
-            return written
         label = torch.as_tensor(sample["label"])
         target = int(label) if label.ndim == 0 and label >= 0 else None
         columns = attention_columns(output, 0, names, target)

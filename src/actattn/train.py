@@ -35,14 +35,22 @@ def make_metrics(num_classes: int, multi_label: bool) -> MetricCollection:
     """The held-out action metrics: top-1/top-5/mean class accuracy/mAP, or mAP for multi-label sets."""
     if multi_label:
         return MetricCollection({"mAP": MultilabelAveragePrecision(num_labels=num_classes)})
+    # no compute groups: torchmetrics merges metrics whose states agree after the first batch, and
+    # top-5 then reported top-1 (or mean class accuracy) whenever the first batch had no top-1 error
     return MetricCollection(
         {
             "top1": MulticlassAccuracy(num_classes, top_k=1, average="micro"),
             "top5": MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro"),
             "mean_class_accuracy": MulticlassAccuracy(num_classes, average="macro"),
             "mAP": MulticlassAveragePrecision(num_classes, average="macro"),
-        }
+        },
+        compute_groups=False,
     )
+
+
+def makes_maps(head: torch.nn.Module) -> bool:
+    """Whether a head returns attention maps (all but the Dual Attention baseline and multi-task modes)."""
+    return not (isinstance(head, DualAttention) and head.attention is None)
 
 
 def predicts_objects(head: torch.nn.Module) -> bool:

@@ -12,19 +12,33 @@ def test_64px_gives_8x8() -> None:
     feats = backbone(torch.randn(2, 3, 4, 64, 64))
     assert feats.shape == (2, 4, backbone.out_channels, 8, 8)
     assert backbone.out_channels == 128 and backbone.output_stride == 8
+    assert SmallCNN(dilations=()).out_channels == 96
 
 
 def test_odd_size_rounds_up() -> None:
     assert SmallCNN()(torch.randn(1, 3, 1, 100, 90)).shape[-2:] == (13, 12)
 
 
-def test_a_central_cell_sees_the_whole_64px_frame() -> None:
+def reach(backbone: SmallCNN) -> torch.Tensor:
+    """(64, 64) bool: the pixels of a 64 px frame that cell (4, 4) of the 8x8 grid depends on."""
     torch.manual_seed(0)
     video = torch.randn(1, 3, 1, 64, 64, requires_grad=True)
-    SmallCNN().eval()(video)[0, 0, :, 4, 4].sum().backward()
-    reach = video.grad.abs().sum(dim=(0, 1, 2)) > 0
-    corners = (reach[:8, :8], reach[:8, -8:], reach[-8:, :8], reach[-8:, -8:])  # 8x8: max pooling routes sparsely
+    backbone.eval()(video)[0, 0, :, 4, 4].sum().backward()
+    return video.grad.abs().sum(dim=(0, 1, 2)) > 0
+
+
+def test_a_central_cell_sees_the_whole_64px_frame() -> None:
+    seen = reach(SmallCNN())
+    corners = (seen[:8, :8], seen[:8, -8:], seen[-8:, :8], seen[-8:, -8:])  # 8x8: max pooling routes sparsely
     assert all(corner.any() for corner in corners)
+
+
+@pytest.mark.parametrize(("dilations", "window"), [((1, 1), 54), ((), 22)])
+def test_undilated_cells_see_a_window(dilations: tuple[int, ...], window: int) -> None:
+    seen = reach(SmallCNN(dilations))
+    rows, cols = torch.nonzero(seen, as_tuple=True)
+    assert rows.max() - rows.min() < window and cols.max() - cols.min() < window
+    assert not seen[:8, :8].any()
 
 
 def test_frames_are_processed_independently() -> None:

@@ -128,6 +128,25 @@ def test_priors_are_not_detached() -> None:
     assert head.object_head_first[1].weight.grad.abs().sum() > 0  # reached through h^o and alpha
 
 
+def test_priors_encode_the_first_step_softmax_or_the_one_hot_labels() -> None:
+    feats = make_feats()
+    logits = {"action_first": torch.randn(B, KA, dtype=torch.float64),
+              "object_first": torch.randn(B, KO, dtype=torch.float64),
+              "object_2_first": torch.randn(B, KO, dtype=torch.float64)}
+    dual = make_head("dual")
+    h_a, h_o = dual.priors(logits, None, None, feats)
+    p_o = torch.cat([logits["object_first"].softmax(-1), logits["object_2_first"].softmax(-1)], dim=-1)
+    torch.testing.assert_close(h_a, dual.action_prior(logits["action_first"].softmax(-1)))
+    torch.testing.assert_close(h_o, dual.object_prior(p_o))
+    gt = make_head("gt_priors")
+    h_a, h_o = gt.priors(logits, **labels(), feats=feats)
+    one_hot_o = torch.zeros(B, 2 * KO, dtype=torch.float64)
+    one_hot_o[[0, 0, 1, 1], [2, KO + 0, 1, KO + 3]] = 1
+    torch.testing.assert_close(h_a, gt.action_prior(torch.eye(KA, dtype=torch.float64)[[1, 3]]))
+    torch.testing.assert_close(h_o, gt.object_prior(one_hot_o))
+    assert make_head("self").priors(logits, None, None, feats) == (None, None)
+
+
 def test_baseline_and_multitask_have_no_attention() -> None:
     feats = make_feats()
     baseline, multitask = make_head("baseline"), make_head("multitask")

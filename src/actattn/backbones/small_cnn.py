@@ -5,15 +5,21 @@ two dilated conv3x3-BN-ReLU stages (128 channels, dilation 2 and 4) then widen e
 receptive field to 118 px without shrinking the grid. SynthHOI's action cue is where the hand is
 relative to an object, so every cell must see both; the grid stays fine enough for the
 attention maps to point at one of them (the role of the stride-1 last stage in the papers).
+
+That whole-frame view costs localisation: any cell can then recognise the action, so weakly
+supervised attention need not land on the object. ``dilations=(1, 1)`` keeps each cell to a
+54 px window (the Dual Attention localisation demo); ``()`` stops at the 22 px of the pooled stages.
 """
 from __future__ import annotations
 
 import torch
 from einops import rearrange
+from collections.abc import Sequence
+
 from torch import Tensor, nn
 
 POOLED = (32, 64, 96)  # channels of the stages that halve the grid
-DILATED = ((128, 2), (128, 4))  # (channels, dilation) of the stages that keep it
+WIDTH = 128  # channels of the stages that keep it
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, dilation: int = 1) -> list[nn.Module]:
@@ -26,23 +32,23 @@ def conv_bn_relu(in_channels: int, out_channels: int, dilation: int = 1) -> list
 
 
 class SmallCNN(nn.Module):
-    """Per-frame small CNN.
+    """Per-frame small CNN; ``dilations``: one 128-channel stage per entry after the pooled ones.
 
     Attributes:
-        out_channels: 128.
+        out_channels: 128 (96 without dilated stages).
         output_stride: 8.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, dilations: Sequence[int] = (2, 4)) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         channels = 3
         for width in POOLED:
             layers += [*conv_bn_relu(channels, width), nn.MaxPool2d(2, ceil_mode=True)]
             channels = width
-        for width, dilation in DILATED:
-            layers += conv_bn_relu(channels, width, dilation)
-            channels = width
+        for dilation in dilations:
+            layers += conv_bn_relu(channels, WIDTH, dilation)
+            channels = WIDTH
         self.stages = nn.Sequential(*layers)
         self.out_channels: int = channels
         self.output_stride: int = 2 ** len(POOLED)

@@ -57,11 +57,11 @@ from actattn.localize.affordance import affordance_mask
 from actattn.localize.evaluate import EVALUATION_FRAMES, GroundTruth, LocalizationScores, evaluate_clip, summarize
 from actattn.localize.spatial import Box, box_scores, boxes_from_attention, upsample_map
 from actattn.localize.temporal import frames_per_segment, segment_changes, trim_interval
+from actattn.train import ActionRecognizer, makes_maps
 from actattn.viz.localization import affordance_figure, attention_strip, localization_figure
 
 if TYPE_CHECKING:
     from actattn.data.ssv2_objects import ObjectVocabulary
-    from actattn.train import ActionRecognizer
 
 BOX_THRESHOLD = AFFORDANCE_THRESHOLD = 0.6
 SEGMENT_SECONDS, KL_THRESHOLD, MIN_SECONDS = 1 / 3, 0.06, 1.0
@@ -96,7 +96,7 @@ def frame_attention(
     module.eval()
     head = module.model.head
     is_dual = isinstance(head, DualAttention)
-    if is_dual and head.attention is None:
+    if not makes_maps(head):
         raise ValueError(f"DualAttention(mode={head.mode!r}) makes no attention maps to localise with")
     if is_dual and head.mode == "gt_priors" and labels is None:
         raise ValueError("a DualAttention 'gt_priors' model needs the ground-truth action and object labels: "
