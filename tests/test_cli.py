@@ -5,11 +5,16 @@ import json
 from pathlib import Path
 
 import lightning
+import numpy as np
 import pytest
+import torch
 import yaml
+from torchvision.models.detection import keypointrcnn_resnet50_fpn
 
 from actattn.cli import main
 from actattn.data.datamodule import VideoDataModule
+from actattn.data.video import write_video
+from actattn.demo import data_files
 from actattn.experiment import fit, load_config
 from actattn.train import ActionRecognizer
 
@@ -34,6 +39,24 @@ def test_synth_subcommand_writes_ssv2_layout(tmp_path: Path) -> None:
           "--workers", "1"])
     entries = json.loads((tmp_path / "something-something-v2-validation.json").read_text())
     assert len(entries) == 2 and all((tmp_path / "videos" / f"{e['id']}.mp4").is_file() for e in entries)
+
+
+def test_keypoints_subcommand_caches_each_video_and_skips_bad_ones(tmp_path: Path, capsys) -> None:
+    torch.manual_seed(0)
+    weights = tmp_path / "keypointrcnn.pt"  # random weights: the cache's layout, not the detections, is tested
+    torch.save(keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None).state_dict(), weights)
+    write_video(tmp_path / "a.mp4", np.random.default_rng(0).integers(0, 256, (3, 48, 64, 3), dtype=np.uint8))
+    (tmp_path / "list.csv").write_text("a.mp4,0\nmissing.mp4,1\n", encoding="utf-8")
+    args = ["keypoints", "--csv", str(tmp_path / "list.csv"), "--out", str(tmp_path / "cache")]
+    with pytest.raises(SystemExit, match="--pretrained .* or --weights"):
+        main(args)
+    with pytest.warns(UserWarning, match="missing.mp4"):
+        main([*args, "--weights", str(weights), "--min-size", "64"])
+    printed = capsys.readouterr().out.splitlines()[-1]
+    assert printed.startswith("1 keypoint files in") and "1 bad videos skipped" in printed
+    with np.load(tmp_path / "cache" / "a.npz") as cache:
+        assert cache["keypoints"].shape == (3, 17, 3)
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["a.npz"]
 
 
 def test_predict_on_a_real_video_prints_top5_and_writes_overlays(trained, tmp_path: Path, capsys) -> None:
@@ -77,7 +100,8 @@ def test_config_overrides_and_errors(tmp_path: Path, tiny_config: dict) -> None:
 def test_every_shipped_config_builds(path: Path) -> None:
     """Each section maps onto its constructor (no pretrained download; objects counted as 5)."""
     config = yaml.safe_load(path.read_text())
-    VideoDataModule(**config["data"])
+    files = data_files(Path(config["out"]) / "data") if "synth" in config else {}  # a demo names no data file
+    VideoDataModule(**config["data"], **files)
     lightning.Trainer(**{**config["trainer"], "accelerator": "cpu", "devices": 1, "strategy": "auto"}, logger=False)
     for model in config.get("models", {"run": config.get("model")}).values():
         head_kwargs = dict(model.get("head_kwargs", {}))

@@ -1,4 +1,4 @@
-"""The ``actattn`` command: synth, fit, test, predict, visualize, localize, demo."""
+"""The ``actattn`` command: synth, fit, test, predict, visualize, localize, keypoints, demo."""
 from __future__ import annotations
 
 import argparse
@@ -83,6 +83,30 @@ def cmd_predict(args: argparse.Namespace) -> None:
     print(f"attention overlays: {out / 'attention.png'}, {out / 'attention.gif'}")
 
 
+def cmd_keypoints(args: argparse.Namespace) -> None:
+    import warnings
+
+    from tqdm import tqdm
+
+    from actattn.data.csv_list import read_csv_list
+    from actattn.data.pose import KeypointDetector, keypoint_cache
+    from actattn.data.video import VideoDecodeError
+
+    if not args.pretrained and args.weights is None:
+        raise SystemExit("actattn keypoints: pass --pretrained (torchvision's COCO weights) or --weights FILE")
+    videos = [video for video, _ in read_csv_list(args.csv, root=args.root, multi_label=True)]
+    detector = KeypointDetector(pretrained=args.pretrained, weights_path=args.weights, min_size=args.min_size)
+    bad = 0
+    for video in tqdm(videos, desc=f"keypoints -> {args.out}", unit="video"):
+        try:
+            keypoint_cache(video, args.out, detector)
+        except VideoDecodeError as err:
+            bad += 1
+            warnings.warn(f"skipping a bad video: {err}", stacklevel=1)
+    print(f"{len(videos) - bad} keypoint files in {args.out}; {bad} bad videos skipped; "
+          f"{detector.frames_without_person} frames without a person")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from actattn.demo import run_demo
 
@@ -129,6 +153,15 @@ def parser() -> argparse.ArgumentParser:
     from actattn.localize.run import add_localize_parser
 
     add_localize_parser(sub)
+
+    k = sub.add_parser("keypoints", help="Keypoint R-CNN keypoints of a CSV dataset's videos, cached as .npz")
+    k.add_argument("--csv", required=True, help="a path,label CSV (labels are not read)")
+    k.add_argument("--root", help="folder that relative video paths start from (default: the CSV's)")
+    k.add_argument("--out", required=True, help="the cache folder: OUT/{video stem}.npz")
+    k.add_argument("--pretrained", action="store_true", help="torchvision's COCO weights (downloaded once)")
+    k.add_argument("--weights", help="a local keypointrcnn_resnet50_fpn state dict")
+    k.add_argument("--min-size", type=int, default=800, help="the detector's input short side")
+    k.set_defaults(func=cmd_keypoints)
 
     d = sub.add_parser("demo", help="render SynthHOI, train and compare models, write metrics and pictures")
     d.add_argument("--config", default="configs/demo.yaml")

@@ -71,6 +71,25 @@ def test_csv_round_trip(ssv2_root, tmp_path):
     assert batch["video"].shape == (4, 3, 2, 32, 32) and batch["label"].tolist() == [0, 1, 2, 0]
 
 
+def test_csv_keypoints_come_from_the_cache_folder(ssv2_root, tmp_path):
+    csv = tmp_path / "train.csv"
+    csv.write_text("".join(f"{ssv2_root}/videos/{i}.mp4,{i % 3}\n" for i in range(2)), encoding="utf-8")
+    cache = tmp_path / "keypoints"
+    cache.mkdir()
+    for i in range(2):  # the layout `actattn keypoints` writes: {video stem}.npz with (T, 17, 3) pixels
+        np.savez(cache / f"{i}.npz", keypoints=np.full((8, 17, 3), [10.0 * i, 20.0, 1.0], dtype=np.float32))
+    dm = VideoDataModule("csv", test_file=csv, num_segments=2, size=32, short_side=40, batch_size=2,
+                         keypoints=True, groundtruth_dir=cache)
+    dm.setup()
+    keypoints = next(iter(dm.test_dataloader()))["keypoints"]
+    assert keypoints.shape == (2, 2, 17, 3)
+    # 40x56 frames -> short side 40 (x1) -> centre 32 crop: x - 12, y - 4
+    torch.testing.assert_close(keypoints[:, 0, 0], torch.tensor([[-12.0, 16.0, 1.0], [-2.0, 16.0, 1.0]]))
+    (cache / "1.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="1.npz"):
+        dm.datasets["test"][1]
+
+
 def test_flip_only_when_asked(ssv2_root):
     plain, flipping = _ssv2(ssv2_root), _ssv2(ssv2_root, flip=True)
     plain.setup(), flipping.setup()

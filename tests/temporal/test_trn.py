@@ -70,6 +70,14 @@ def test_training_outputs_repeat_with_the_same_seed():
     assert torch.equal(first(x), second(x))
 
 
+def test_a_reloaded_state_dict_goes_on_with_the_same_tuples():
+    unbroken, resumed = make_trn(seed=5).train(), make_trn(seed=9).train()
+    for _ in range(4):
+        unbroken.sample_tuples(3)
+    resumed.load_state_dict(unbroken.state_dict())
+    assert [unbroken.sample_tuples(3) for _ in range(5)] == [resumed.sample_tuples(3) for _ in range(5)]
+
+
 def test_wrong_number_of_frames_is_rejected():
     with pytest.raises(ValueError, match=r"expected \(B, 5, D\)"):
         make_trn()(torch.randn(2, 4, 6))

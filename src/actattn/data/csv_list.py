@@ -89,7 +89,8 @@ class CsvVideoList(ClipDataset):
     ``class_names`` (if given) names the classes and allows names in the label column; otherwise
     labels are integer ids and ``class_names`` is ``["0", "1", ...]`` up to the largest id.
     ``multi_label`` reads ``;``-separated labels as a multi-hot ``(K,)`` float32 label.
-    See :class:`~actattn.data.sampling.ClipDataset` for the sample and the bad-video behaviour.
+    ``keypoints_dir`` adds ``"keypoints"`` from ``keypoints_dir/{video stem}.npz``, the cache that
+    ``actattn keypoints`` (torchvision's Keypoint R-CNN) writes. See :class:`~actattn.data.sampling.ClipDataset` for the sample and the bad-video behaviour.
     """
 
     def __init__(
@@ -105,6 +106,7 @@ class CsvVideoList(ClipDataset):
         skip_bad_videos: bool = False,
         clip_stride: int | None = None,
         multi_label: bool = False,
+        keypoints_dir: str | Path | None = None,
     ):
         rows = read_csv_list(csv_file, class_names=class_names, root=root, multi_label=multi_label)
         if class_names is None:
@@ -113,7 +115,8 @@ class CsvVideoList(ClipDataset):
         if multi_label:
             rows = [(video, multi_hot(label, len(self.class_names))) for video, label in rows]
         super().__init__(
-            [ClipRecord(video, label) for video, label in rows],
+            [ClipRecord(video, label, None if keypoints_dir is None else Path(keypoints_dir) / f"{video.stem}.npz")
+             for video, label in rows],
             num_segments=num_segments,
             train=train,
             transform=transform,

@@ -33,7 +33,7 @@ class VideoDataModule(L.LightningDataModule):
 
     format "ssv2": ``train_file``/``val_file``/``test_file`` are SSv2 split JSON files, with
     ``labels_file`` and ``video_dir`` (videos ``{id}{video_ext}``); ``keypoints`` reads
-    ``groundtruth_dir/{id}.npz``. format "csv": the files are ``path,label`` CSVs, relative paths
+    ``groundtruth_dir/{id}.npz`` (csv: ``groundtruth_dir/{video stem}.npz``, from ``actattn keypoints``). format "csv": the files are ``path,label`` CSVs, relative paths
     resolved against ``video_dir`` if given (else each CSV's folder); ``class_names`` is optional
     (default: ``"0" .. "K-1"`` for the largest id in any split); ``multi_label`` reads
     ``;``-separated labels as multi-hot vectors (csv only). ``objects_file`` (ssv2 only) gives
@@ -82,8 +82,8 @@ class VideoDataModule(L.LightningDataModule):
             raise ValueError("object labels come from SSv2 placeholders: objects_file needs format 'ssv2'")
         if format == "ssv2" and multi_label:
             raise ValueError("format 'ssv2' is single-label; multi_label needs format 'csv'")
-        if format == "csv" and keypoints:
-            raise ValueError("keypoints are read from SSv2-layout groundtruth files: use format 'ssv2'")
+        if keypoints and groundtruth_dir is None:
+            raise ValueError("keypoints=True needs groundtruth_dir (the folder of keypoint .npz files)")
         self.save_hyperparameters(ignore=["class_names"])  # the module logs the resolved names
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         self.class_names: list[str] | None = list(class_names) if class_names is not None else None
@@ -135,7 +135,8 @@ class VideoDataModule(L.LightningDataModule):
                 objects=self.objects,
                 **common,
             )
-        return CsvVideoList(file, class_names=self.class_names, root=hp.video_dir, multi_label=hp.multi_label, **common)
+        return CsvVideoList(file, class_names=self.class_names, root=hp.video_dir, multi_label=hp.multi_label,
+                            keypoints_dir=hp.groundtruth_dir if hp.keypoints else None, **common)
 
     def setup(self, stage: str | None = None) -> None:
         """Read the annotation files (once) and build a dataset per given split."""

@@ -5,8 +5,9 @@
   radius ``radius_ratio`` x image width, no blur, area-downsampled, min-max normalised per map.
 - :class:`KeypointDetector`: torchvision's COCO Keypoint R-CNN, the highest-scoring person per
   frame (the paper used OpenPose keypoints, which cannot be downloaded here).
-- :func:`cached_keypoints`: run the detector once per video and keep the result as .npz, in the
-  same ``"keypoints"`` layout as SynthHOI's ground truth (so datasets read either).
+- :func:`keypoint_cache` / :func:`cached_keypoints`: run the detector once per video and keep the
+  result as .npz, in the same ``"keypoints"`` layout as SynthHOI's ground truth (so datasets read
+  either); ``actattn keypoints`` fills the cache for a CSV dataset.
 """
 from __future__ import annotations
 
@@ -152,15 +153,17 @@ def _save_atomically(path: Path, keypoints: np.ndarray) -> None:
         raise
 
 
-def cached_keypoints(
-    video_path: str | Path, cache_dir: str | Path, detector: KeypointDetector, indices: Sequence[int]
-) -> np.ndarray:
-    """Keypoints ``(len(indices), 17, 3)`` of ``video_path``, detecting on all its frames only once.
-
-    The whole video's result is kept as ``cache_dir/{video stem}.npz`` (array ``"keypoints"``,
-    written atomically, so concurrent workers never read a partial file); later calls only read it.
-    """
+def keypoint_cache(video_path: str | Path, cache_dir: str | Path, detector: KeypointDetector) -> Path:
+    """``cache_dir/{video stem}.npz`` (array ``"keypoints"`` ``(T, 17, 3)``), detected on all frames of
+    ``video_path`` on first use and written atomically, so concurrent workers never read a partial file."""
     cache = Path(cache_dir) / f"{Path(video_path).stem}.npz"
     if not cache.is_file():
         _save_atomically(cache, detector.detect(read_video(video_path)))
-    return read_keypoints(cache, indices)
+    return cache
+
+
+def cached_keypoints(
+    video_path: str | Path, cache_dir: str | Path, detector: KeypointDetector, indices: Sequence[int]
+) -> np.ndarray:
+    """Keypoints ``(len(indices), 17, 3)`` of ``video_path`` from its :func:`keypoint_cache`."""
+    return read_keypoints(keypoint_cache(video_path, cache_dir, detector), indices)

@@ -35,7 +35,8 @@ class MultiScaleTRN(nn.Module):
     `num_tuples` of them per forward pass:
     - training: drawn without replacement by a `torch.Generator` seeded with `seed`, which
       advances on every call, so each step sees new tuples and a run with the same seed sees the
-      same sequence (the generator is not part of the state dict);
+      same sequence (the generator's state is in the state dict, so a resumed run goes on drawing
+      what an unbroken one would);
     - evaluation: the evenly spaced fixed subset of `eval_tuples`, the same on every call and
       as many as in training, so the sum in eq. 3 has the same number of terms in both modes.
     Weight initialisation uses the global torch RNG as usual; `seed` only drives tuple sampling.
@@ -77,6 +78,13 @@ class MultiScaleTRN(nn.Module):
             for scale in self.scales
         })
         self.generator = torch.Generator().manual_seed(seed)
+
+    def get_extra_state(self) -> Tensor:
+        """The tuple generator's state, saved with the weights."""
+        return self.generator.get_state()
+
+    def set_extra_state(self, state: Tensor) -> None:
+        self.generator.set_state(state.cpu())
 
     def eval_tuples(self, scale: int) -> list[FrameTuple]:
         """The fixed tuples of a scale: all of them, or `num_tuples` evenly spaced in the list."""
