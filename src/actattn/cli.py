@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -84,8 +85,6 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_keypoints(args: argparse.Namespace) -> None:
-    import warnings
-
     from tqdm import tqdm
 
     from actattn.data.csv_list import read_csv_list

@@ -90,7 +90,8 @@ class CsvVideoList(ClipDataset):
     labels are integer ids and ``class_names`` is ``["0", "1", ...]`` up to the largest id.
     ``multi_label`` reads ``;``-separated labels as a multi-hot ``(K,)`` float32 label.
     ``keypoints_dir`` adds ``"keypoints"`` from ``keypoints_dir/{video stem}.npz``, the cache that
-    ``actattn keypoints`` (torchvision's Keypoint R-CNN) writes. See :class:`~actattn.data.sampling.ClipDataset` for the sample and the bad-video behaviour.
+    ``actattn keypoints`` (torchvision's Keypoint R-CNN) writes.
+    See :class:`~actattn.data.sampling.ClipDataset` for the sample and the bad-video behaviour.
     """
 
     def __init__(

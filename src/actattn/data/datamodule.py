@@ -33,7 +33,8 @@ class VideoDataModule(L.LightningDataModule):
 
     format "ssv2": ``train_file``/``val_file``/``test_file`` are SSv2 split JSON files, with
     ``labels_file`` and ``video_dir`` (videos ``{id}{video_ext}``); ``keypoints`` reads
-    ``groundtruth_dir/{id}.npz`` (csv: ``groundtruth_dir/{video stem}.npz``, from ``actattn keypoints``). format "csv": the files are ``path,label`` CSVs, relative paths
+    ``groundtruth_dir/{id}.npz`` (csv: ``groundtruth_dir/{video stem}.npz``, from
+    ``actattn keypoints``). format "csv": the files are ``path,label`` CSVs, relative paths
     resolved against ``video_dir`` if given (else each CSV's folder); ``class_names`` is optional
     (default: ``"0" .. "K-1"`` for the largest id in any split); ``multi_label`` reads
     ``;``-separated labels as multi-hot vectors (csv only). ``objects_file`` (ssv2 only) gives
