@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from actattn.data.datamodule import VideoDataModule
+from actattn.data.ssv2 import release_file
 from actattn.data.synthetic import preset, write_dataset
 from actattn.experiment import evaluate, fit, save_json, write_pictures
 from actattn.localize.run import localize_dataset
@@ -41,9 +42,9 @@ def render(synth: dict[str, Any], root: Path) -> None:
 
 def data_files(root: Path) -> dict[str, str]:
     """The data section's files for scenes rendered into ``root``; the validation split is held out."""
-    held_out = str(root / "something-something-v2-validation.json")
-    return {"format": "ssv2", "train_file": str(root / "something-something-v2-train.json"), "val_file": held_out,
-            "test_file": held_out, "labels_file": str(root / "something-something-v2-labels.json"),
+    held_out = str(release_file(root, "validation"))
+    return {"format": "ssv2", "train_file": str(release_file(root, "train")), "val_file": held_out,
+            "test_file": held_out, "labels_file": str(release_file(root, "labels")),
             "video_dir": str(root / "videos"), "video_ext": ".mp4", "objects_file": str(root / "objects.json")}
 
 

@@ -49,6 +49,12 @@ def _load_json(path: Path) -> object:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
 
 
+def release_file(root: str | Path, name: str) -> Path:
+    """``root/something-something-v2-{name}.json``, the release's name for the labels (``name``
+    "labels") and for each split ("train", "validation", "test")."""
+    return Path(root) / f"something-something-v2-{name}.json"
+
+
 def read_labels(path: str | Path) -> dict[str, int]:
     """Class name -> id from ``something-something-v2-labels.json`` (ids stored as strings).
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from actattn.data.ssv2 import class_name
+from actattn.data.ssv2 import class_name, release_file
 from actattn.data.synthetic import (CONTEXTS, KEYPOINT_NAMES, OBJECTS, TEMPLATES, SynthConfig,
                                     render_scene_for_label)
 from actattn.data.video import write_video
@@ -132,7 +132,7 @@ def write_dataset(root: str | Path, config: SynthConfig, seed: int, counts: dict
             entries.append(_write_one(task))
             bar.update()
     bar.close()
-    paths = {"labels": root / "something-something-v2-labels.json"}
+    paths = {"labels": release_file(root, "labels")}
     names = [json.dumps(class_name(t.text)) + ":" + json.dumps(str(i)) for i, t in
              enumerate(TEMPLATES[: config.num_classes])]
     paths["labels"].write_text(_json_lines([" " + n for n in names], "{", "}"), encoding="utf-8")
@@ -140,7 +140,7 @@ def write_dataset(root: str | Path, config: SynthConfig, seed: int, counts: dict
     for split, split_tasks in tasks.items():
         chunk = entries[start:start + len(split_tasks)]
         start += len(split_tasks)
-        paths[split] = root / f"something-something-v2-{split}.json"
+        paths[split] = release_file(root, split)
         paths[split].write_text(_json_lines([json.dumps(e, separators=(",", ":")) for e in chunk], "[", "]"),
                                 encoding="utf-8")
     paths.update(videos=root / "videos", groundtruth=root / "groundtruth", meta=root / "synthhoi.json")

@@ -49,7 +49,7 @@ from torch import Tensor
 from tqdm import tqdm
 
 from actattn.data.sampling import segment_indices
-from actattn.data.ssv2 import read_split
+from actattn.data.ssv2 import read_split, release_file
 from actattn.data.transforms import Compose, Normalize, Resize
 from actattn.data.video import read_video, video_fps
 from actattn.heads import DualAttention
@@ -66,7 +66,6 @@ if TYPE_CHECKING:
 BOX_THRESHOLD = AFFORDANCE_THRESHOLD = 0.6
 SEGMENT_SECONDS, KL_THRESHOLD, MIN_SECONDS = 1 / 3, 0.06, 1.0
 MAP_PREFERENCE = ("object", "combined", "top_down")
-SPLIT_FILE = "something-something-v2-validation.json"
 VIDEO_EXTENSIONS = (".mp4", ".webm")
 
 
@@ -343,7 +342,7 @@ def localize_dataset(
     from actattn.data.synthetic import load_groundtruth
 
     data, out = Path(data), Path(out)
-    split = data / SPLIT_FILE if data.is_dir() else data
+    split = release_file(data, "validation") if data.is_dir() else data
     names = module.hparams.class_names
     entries = read_split(split, {name: i for i, name in enumerate(names)})[:count]
     records, evaluations = [], []
