@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-
-import torch
-import yaml
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
@@ -21,7 +19,9 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_fit(args: argparse.Namespace) -> None:
-    from actattn.experiment import fit, load_config, save_json
+    from actattn.config import load_config
+    from actattn.experiment import fit
+    from actattn.files import save_json
 
     config = load_config(args.config, args.set)
     module, _, seconds = fit(config, resume=args.resume)
@@ -35,53 +35,40 @@ def cmd_fit(args: argparse.Namespace) -> None:
 
 
 def cmd_test(args: argparse.Namespace) -> None:
-    from actattn.experiment import evaluate, load_config, save_json
+    from actattn.config import load_config
+    from actattn.experiment import evaluate
+    from actattn.files import save_json
 
     config = load_config(args.config, args.set)
     metrics, seconds = evaluate(config, args.checkpoint)
-    save_json({**metrics, "eval_seconds": seconds}, Path(config["out"]) / "test_metrics.json")
+    path = save_json({**metrics, "eval_seconds": seconds}, Path(config["out"]) / "test_metrics.json")
     print(json.dumps(metrics, indent=2))
+    print(f"metrics in {path}")
 
 
 def cmd_visualize(args: argparse.Namespace) -> None:
-    from actattn.experiment import build_datamodule, load_config, write_pictures
-    from actattn.train import ActionRecognizer
+    from actattn.checkpoint import load_module
+    from actattn.config import load_config
+    from actattn.experiment import build_datamodule, check_label_space, write_pictures
 
     config = load_config(args.config, args.set)
-    module = ActionRecognizer.load_from_checkpoint(args.checkpoint, map_location="cpu")
+    module = load_module(args.checkpoint)
     datamodule = build_datamodule(config)
+    check_label_space(datamodule, module, args.checkpoint)
     for path in write_pictures(module, datamodule.datasets["test"], args.out, count=args.count):
         print(path)
 
 
-@torch.no_grad()
 def cmd_predict(args: argparse.Namespace) -> None:
-    from actattn.data.sampling import segment_indices
-    from actattn.data.transforms import eval_transform
-    from actattn.data.video import read_video
-    from actattn.experiment import save_json
-    from actattn.train import ActionRecognizer
-    from actattn.viz import attention_animation, attention_columns, attention_figure, denormalize
+    from actattn.checkpoint import load_module
+    from actattn.predict import predict_video, write_prediction
 
-    module = ActionRecognizer.load_from_checkpoint(args.checkpoint, map_location="cpu").eval()
-    hp = module.hparams
-    frames = read_video(args.video)
-    indices = segment_indices(len(frames), hp.num_segments, train=False)
-    sample = eval_transform(hp.image_size)({"frames": frames[indices]})
-    output = module(sample["video"][None])
-    probs = output.logits["action"][0].softmax(-1)
-    top = probs.topk(min(args.top, len(probs)))
-    ranked = [{"label": hp.class_names[int(i)], "probability": float(p)} for p, i in zip(top.values, top.indices)]
-    for rank, item in enumerate(ranked, start=1):
+    module = load_module(args.checkpoint)
+    prediction = predict_video(module, args.video, top=args.top, progress=True)
+    for rank, item in enumerate(prediction.ranked, start=1):
         print(f"{rank}. {item['label']}  ({item['probability']:.3f})")
-    out = Path(args.out)
-    frames = denormalize(sample["video"])
-    columns = attention_columns(output, 0, hp.class_names)
-    title = f"{Path(args.video).name}: predicted '{ranked[0]['label']}'"
-    attention_figure(frames, columns, out / "attention.png", title)
-    attention_animation(frames, columns, out / "attention.gif")
-    save_json({"video": str(args.video), "frames": indices, "top": ranked}, out / "predictions.json")
-    print(f"attention overlays: {out / 'attention.png'}, {out / 'attention.gif'}")
+    png, gif, _ = write_prediction(prediction, args.video, module.hparams.class_names, args.out)
+    print(f"attention overlays: {png}, {gif}")
 
 
 def cmd_keypoints(args: argparse.Namespace) -> None:
@@ -92,7 +79,7 @@ def cmd_keypoints(args: argparse.Namespace) -> None:
     from actattn.data.video import VideoDecodeError
 
     if not args.pretrained and args.weights is None:
-        raise SystemExit("actattn keypoints: pass --pretrained (torchvision's COCO weights) or --weights FILE")
+        raise ValueError("pass --pretrained (torchvision's COCO weights) or --weights FILE")
     videos = [video for video, _ in read_csv_list(args.csv, root=args.root, multi_label=True)]
     detector = KeypointDetector(pretrained=args.pretrained, weights_path=args.weights, min_size=args.min_size)
     bad = 0
@@ -107,9 +94,9 @@ def cmd_keypoints(args: argparse.Namespace) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    from actattn.demo import run_demo
+    from actattn.demo import load_demo_config, run_demo
 
-    config = yaml.safe_load(Path(args.config).read_text())
+    config = load_demo_config(args.config)
     if args.out:
         config["out"] = args.out
     run_demo(config)
@@ -117,6 +104,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="actattn", description=__doc__)
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error, not only its message")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("synth", help="render SynthHOI scenes to MP4 + Something-Something V2 annotations")
@@ -169,9 +157,35 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def user_error(err: BaseException) -> str | None:
+    """The one-line message of an error that a user can mend (a config, a file, an input); None for others.
+
+    An error raised in a DataLoader worker reaches here as a RuntimeError holding the worker's
+    traceback; its last line is the original message.
+    """
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    from actattn.data.video import VideoDecodeError
+
+    text = str(err).strip()
+    if isinstance(err, RuntimeError) and text.startswith("Caught ") and "Traceback" in text:
+        return text.splitlines()[-1].split(": ", 1)[-1]
+    if isinstance(err, (ValueError, OSError, VideoDecodeError, FloatingPointError, MisconfigurationException)):
+        return " ".join(text.split()) or type(err).__name__
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    """Run the command; a user's mistake ends in one line on stderr and exit status 1 (``--debug``: the traceback)."""
     args = parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except Exception as err:
+        message = user_error(err)
+        if args.debug or message is None:
+            raise
+        print(f"actattn {args.command}: error: {message}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

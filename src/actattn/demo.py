@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import lightning as L
+
+from actattn.config import FILLED_IN, check_call, check_model, read_config
 from actattn.data.datamodule import VideoDataModule
 from actattn.data.ssv2 import release_file
-from actattn.data.synthetic import preset, write_dataset
-from actattn.experiment import evaluate, fit, save_json, write_pictures
+from actattn.data.synthetic import SynthConfig, write_dataset
+from actattn.data.synthetic import preset as synth_preset
+from actattn.experiment import evaluate, fit, write_pictures
+from actattn.files import save_json
 from actattn.localize.run import localize_dataset
 from actattn.train import ActionRecognizer, makes_maps
 
@@ -26,17 +32,54 @@ RECOGNITION = ("top1", "top5", "object_top1", "mean_class_accuracy", "train_seco
 LOCALIZATION = ("box_ap@0.3", "box_ap@0.4", "box_ap@0.5", "temporal_iou", "mask_iou")
 
 
-def render(synth: dict[str, Any], root: Path) -> None:
-    """Render the scenes into ``root`` unless it already holds this exact rendering."""
-    stamp = {k: synth[k] for k in ("preset", "seed", "counts", "overrides") if k in synth}
+@dataclass
+class DemoConfig:
+    """The top level of a demo config (a schema: configs stay plain dicts). ``synth`` holds
+    :func:`render`'s keywords, ``models`` one model section (as a run config's) per name, and
+    ``localize`` (optional) ``clips``: how many held-out clips to localise per model."""
+
+    out: str
+    synth: dict[str, Any]
+    data: dict[str, Any]
+    trainer: dict[str, Any]
+    models: dict[str, dict[str, Any]]
+    seed: int = 0
+    pictures: int = 4
+    localize: dict[str, int] | None = None
+
+
+def localize_section(*, clips: int) -> None:
+    """The ``localize`` section's schema: ``clips`` held-out clips localised per model."""
+
+
+def load_demo_config(path: str | Path) -> dict[str, Any]:
+    """Read and check a demo config: each section against what it is given to."""
+    path = Path(path)
+    config = check_call(read_config(path), DemoConfig, "", path)
+    config["synth"] = check_call(config["synth"], render, "synth", path, {"root"})
+    if config["synth"].get("overrides"):
+        config["synth"]["overrides"] = check_call(config["synth"]["overrides"], SynthConfig, "synth.overrides", path)
+    filled = FILLED_IN["data"] | set(data_files(Path(config["out"])))
+    config["data"] = check_call(config["data"], VideoDataModule, "data", path, filled)
+    config["trainer"] = check_call(config["trainer"], L.Trainer, "trainer", path, FILLED_IN["trainer"])
+    config["models"] = {name: check_model(model, f"models.{name}", path) for name, model in config["models"].items()}
+    if config.get("localize") is not None:
+        check_call(config["localize"], localize_section, "localize", path)
+    return config
+
+
+def render(root: Path, *, preset: str, seed: int, counts: dict[str, int], overrides: dict[str, Any] | None = None,
+           workers: int = 2) -> None:
+    """Render ``counts`` scenes per split of SynthHOI ``preset`` (with ``overrides``) into ``root``,
+    unless it already holds this exact rendering."""
+    stamp = {"preset": preset, "seed": seed, "counts": counts} | ({"overrides": overrides} if overrides else {})
     stamp_file = root / "demo-stamp.json"
     if stamp_file.is_file() and stamp_file.read_text() == json.dumps(stamp, sort_keys=True):
         print(f"SynthHOI scenes already in {root}")
         return
     if root.exists():
         shutil.rmtree(root)
-    config = preset(synth["preset"], **synth.get("overrides", {}))
-    write_dataset(root, config, seed=synth["seed"], counts=synth["counts"], workers=synth.get("workers", 2))
+    write_dataset(root, synth_preset(preset, **(overrides or {})), seed=seed, counts=counts, workers=workers)
     stamp_file.write_text(json.dumps(stamp, sort_keys=True))
 
 
@@ -74,7 +117,7 @@ def localize(module: ActionRecognizer, datamodule: VideoDataModule, out: Path, c
 def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Render, then for each model: fit, test on the held-out split, draw pictures (and localise)."""
     out = Path(config["out"])
-    render(config["synth"], out / "data")
+    render(out / "data", **config["synth"])
     data = {**config["data"], **data_files(out / "data")}
     pictures = config.get("pictures", 4)
     results = {}

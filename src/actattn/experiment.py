@@ -1,59 +1,22 @@
-"""Experiments from flat YAML configs: fit, test, and pictures of attention.
-
-A config has four sections, each mapped onto one constructor's keyword arguments, so a config
-reads without opening any other file::
-
-    seed: 0
-    monitor: val/top1                # optional: the metric that picks best.ckpt
-    out: runs/my_experiment          # checkpoints, metrics.csv, metrics.json, pictures
-    data: {...}                      # actattn.data.datamodule.VideoDataModule
-    model: {...}                     # actattn.train.ActionRecognizer (name, backbone, head_kwargs, optimiser)
-    trainer: {...}                   # lightning.Trainer (max_epochs, accelerator, devices, precision, ...)
-"""
+"""Experiments from run configs (:mod:`actattn.config`): fit, test, and pictures of attention."""
 from __future__ import annotations
 
 import copy
 import inspect
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger
 from tqdm import tqdm
 
+from actattn.checkpoint import AtomicCheckpointIO, LastCheckpoint, RunLogger, load_module
 from actattn.data.datamodule import VideoDataModule
 from actattn.models import MODELS
 from actattn.train import ActionRecognizer, makes_maps
 from actattn.viz import attention_animation, attention_columns, attention_figure, denormalize
-
-SECTIONS = ("data", "model", "trainer")
-
-
-def load_config(path: str | Path, overrides: list[str] = ()) -> dict[str, Any]:
-    """Read a YAML config and apply ``section.key=value`` overrides (values parsed as YAML)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"config {path} does not exist")
-    config = yaml.safe_load(path.read_text()) or {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"override {item!r} is not of the form section.key=value")
-        node = config
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
-    missing = [s for s in SECTIONS if s not in config]
-    if missing:
-        raise ValueError(f"config {path} lacks the section(s) {missing}")
-    return config
-
 
 def build_datamodule(config: dict[str, Any]) -> VideoDataModule:
     datamodule = VideoDataModule(seed=config.get("seed", 0), **config["data"])
@@ -62,27 +25,29 @@ def build_datamodule(config: dict[str, Any]) -> VideoDataModule:
 
 
 def build_module(config: dict[str, Any], datamodule: VideoDataModule) -> ActionRecognizer:
-    """The module for the data: class names, input size, and the object count for a head that predicts objects."""
+    """The module for the data: class names, input pipeline, and the object count for a head that predicts objects."""
     model = config["model"]
     if datamodule.objects is not None and "num_objects" in inspect.signature(MODELS[model["name"]]).parameters:
         model = {**model, "head_kwargs": {"num_objects": datamodule.num_objects, **model.get("head_kwargs", {})}}
     return ActionRecognizer(
-        num_classes=datamodule.num_classes,
-        class_names=datamodule.class_names,
-        image_size=datamodule.hparams.size,
-        num_segments=datamodule.hparams.num_segments,
-        **model,
+        num_classes=datamodule.num_classes, class_names=datamodule.class_names, pipeline=datamodule.pipeline, **model
     )
+
+
+def checkpoint_dir(config: dict[str, Any]) -> Path:
+    return Path(config["out"]) / "checkpoints"
 
 
 def build_trainer(config: dict[str, Any], monitor: str = "val/top1") -> L.Trainer:
-    """A Trainer writing into ``config["out"]``: best and last checkpoints, CSV metrics."""
-    out = Path(config["out"])
-    checkpoint = ModelCheckpoint(
-        dirpath=out / "checkpoints", filename="best", monitor=monitor, mode="max", save_last=True
-    )
-    options = {"logger": CSVLogger(out, name="", version=""), "default_root_dir": out, **config["trainer"]}
-    return L.Trainer(callbacks=[checkpoint], **options)
+    """A Trainer writing into ``config["out"]``: ``best.ckpt`` by ``monitor``, ``last.ckpt`` after
+    every epoch (and every ``checkpoint_every_n_steps`` steps), both atomic; ``metrics.csv``."""
+    folder = checkpoint_dir(config)
+    callbacks = [
+        ModelCheckpoint(dirpath=folder, filename="best", monitor=monitor, mode="max", enable_version_counter=False),
+        LastCheckpoint(folder / "last.ckpt", every_n_steps=config.get("checkpoint_every_n_steps")),
+    ]
+    options = {"logger": RunLogger(config["out"]), "default_root_dir": config["out"], **config["trainer"]}
+    return L.Trainer(callbacks=callbacks, plugins=[AtomicCheckpointIO()], **options)
 
 
 def monitor_of(config: dict[str, Any]) -> str:
@@ -91,23 +56,44 @@ def monitor_of(config: dict[str, Any]) -> str:
 
 
 def fit(config: dict[str, Any], resume: bool = False) -> tuple[ActionRecognizer, VideoDataModule, float]:
-    """Train; with ``resume`` continue exactly from ``out/checkpoints/last.ckpt``. Returns seconds."""
+    """Train; with ``resume`` continue exactly from ``out/checkpoints/last.ckpt``. Returns seconds.
+
+    A fresh run refuses an ``out`` that already holds one (its ``last.ckpt``) and starts a new
+    ``metrics.csv``; a resumed run continues the checkpoint's rows.
+    """
+    last = checkpoint_dir(config) / "last.ckpt"
+    if resume and not last.is_file():
+        raise FileNotFoundError(f"cannot resume: {last} does not exist")
+    if not resume and last.is_file():
+        raise FileExistsError(f"{config['out']} already holds a run ({last}): continue it with --resume, "
+                              "or give another out")
+    if not resume:
+        (Path(config["out"]) / "metrics.csv").unlink(missing_ok=True)
     L.seed_everything(config.get("seed", 0), workers=True)
     datamodule = build_datamodule(config)
     module = build_module(config, datamodule)
     trainer = build_trainer(config, monitor_of(config))
-    last = Path(config["out"]) / "checkpoints" / "last.ckpt"
-    if resume and not last.is_file():
-        raise FileNotFoundError(f"cannot resume: {last} does not exist")
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None)
     return module, datamodule, time.perf_counter() - start
 
 
+def check_label_space(datamodule: VideoDataModule, module: ActionRecognizer, checkpoint: str | Path) -> None:
+    """Refuse data whose classes (names, in order) are not the checkpoint's, naming both."""
+    ours, theirs = datamodule.class_names, list(module.hparams.class_names or [])
+    if ours == theirs:
+        return
+    differ = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+    detail = (f"class {differ} is {ours[differ]!r} in the data, {theirs[differ]!r} in the checkpoint"
+              if differ < min(len(ours), len(theirs)) else f"{len(ours)} classes in the data, {len(theirs)} in the checkpoint")
+    raise ValueError(f"the label space of {datamodule.label_source} differs from checkpoint {checkpoint}'s: {detail}")
+
+
 def evaluate(config: dict[str, Any], checkpoint: str | Path) -> tuple[dict[str, float], float]:
-    """Evaluate a checkpoint on the config's test split (its validation split if none)."""
+    """Evaluate a checkpoint on the config's test split; the data must have the checkpoint's classes."""
     datamodule = build_datamodule(config)
-    module = ActionRecognizer.load_from_checkpoint(checkpoint, map_location="cpu")
+    module = load_module(checkpoint)
+    check_label_space(datamodule, module, checkpoint)
     trainer_options = {k: v for k, v in config["trainer"].items() if k in ("accelerator", "precision")}
     trainer = L.Trainer(logger=False, devices=1, **trainer_options)
     start = time.perf_counter()
@@ -144,13 +130,6 @@ def write_pictures(
         if gif:
             written.append(attention_animation(frames, columns, out / f"clip{index:03d}.gif"))
     return written
-
-
-def save_json(data: Any, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
-    return path
 
 
 def merged(base: dict[str, Any], **sections: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torchmetrics import MetricCollection
+from torchmetrics import MetricCollection, SumMetric
 from torchmetrics.classification import (
     MulticlassAccuracy,
     MulticlassAveragePrecision,
@@ -61,8 +61,11 @@ def predicts_objects(head: torch.nn.Module) -> bool:
 class ActionRecognizer(L.LightningModule):
     """Backbone + head (by name, see :func:`actattn.list_models`) with its losses and metrics.
 
-    ``class_names``, ``image_size`` and ``num_segments`` are kept in the checkpoint so that
-    ``actattn predict`` can rebuild the input pipeline without the training config.
+    ``class_names`` and ``pipeline`` (the data module's :attr:`~actattn.data.datamodule.VideoDataModule.pipeline`:
+    frame size, short side, sampling, normalisation) are kept in the checkpoint, so that
+    ``actattn predict`` rebuilds the evaluation input without the training config and ``actattn
+    test`` can refuse data of another label space. Besides the action metrics, evaluation counts
+    its clips (``clips``) and the bad videos skipped (``skipped``; ``train/skipped`` per epoch).
     """
 
     def __init__(
@@ -87,8 +90,7 @@ class ActionRecognizer(L.LightningModule):
         milestones: tuple[int, ...] = (),
         gamma: float = 0.1,
         class_names: list[str] | None = None,
-        image_size: int = 224,
-        num_segments: int = 8,
+        pipeline: dict[str, Any] | None = None,
     ):
         super().__init__()
         if optimizer not in ("sgd", "adam"):
@@ -106,6 +108,8 @@ class ActionRecognizer(L.LightningModule):
         )
         self.val_metrics = make_metrics(num_classes, multi_label).clone(prefix="val/")
         self.test_metrics = make_metrics(num_classes, multi_label).clone(prefix="test/")
+        self.counts = torch.nn.ModuleDict({f"{stage}_{count}": SumMetric() for stage in ("val", "test")
+                                           for count in ("clips", "skipped")} | {"train_skipped": SumMetric()})
         if predicts_objects(self.model.head):
             objects = MulticlassAccuracy(self.model.head.num_objects, average="micro")
             self.val_object_top1, self.test_object_top1 = objects, objects.clone()
@@ -140,8 +144,14 @@ class ActionRecognizer(L.LightningModule):
             losses["pose"] = self.hparams.pose_weight * pose_heatmap_loss(pred, target, valid)
         return losses
 
-    def training_step(self, batch: dict[str, Tensor] | None, batch_idx: int) -> Tensor | None:
-        if batch is None:  # every clip of the batch was a skipped bad video
+    def _count_skipped(self, batch: dict[str, Tensor], stage: str) -> None:
+        counter = self.counts[f"{stage}_skipped"]
+        counter.update(batch["skipped"])
+        self.log(f"{stage}/skipped", counter, on_step=False, on_epoch=True)
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
+        self._count_skipped(batch, "train")
+        if "video" not in batch:  # every clip of the batch was a skipped bad video
             return None
         losses = self.losses(self.run(batch), batch)
         loss = sum(losses.values())
@@ -152,9 +162,13 @@ class ActionRecognizer(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=batch_size)
         return loss
 
-    def _evaluate(self, batch: dict[str, Tensor] | None, metrics: MetricCollection, stage: str) -> None:
-        if batch is None:
+    def _evaluate(self, batch: dict[str, Tensor], metrics: MetricCollection, stage: str) -> None:
+        self._count_skipped(batch, stage)
+        if "video" not in batch:
             return
+        clips = self.counts[f"{stage}_clips"]
+        clips.update(len(batch["video"]))
+        self.log(f"{stage}/clips", clips, on_step=False, on_epoch=True)
         out = self.run(batch)
         loss = sum(self.losses(out, batch).values())
         metrics.update(out.logits["action"], batch["label"])

@@ -99,11 +99,12 @@ def test_flip_only_when_asked(ssv2_root):
     assert not any(isinstance(s, HorizontalFlip) for s in flipping.datasets["val"].transform.steps)
 
 
-def test_collate_drops_none():
+def test_collate_drops_none_and_counts_it():
     sample = {"video": torch.zeros(3, 2, 4, 4), "label": torch.tensor(1), "index": 0}
     batch = collate_drop_none([None, sample, None, sample])
-    assert batch["video"].shape == (2, 3, 2, 4, 4)
-    assert collate_drop_none([None, None]) is None
+    assert batch["video"].shape == (2, 3, 2, 4, 4) and batch["skipped"] == 2
+    assert collate_drop_none([sample])["skipped"] == 0
+    assert collate_drop_none([None, None]) == {"skipped": 2}
 
 
 class _Probe(L.LightningModule):

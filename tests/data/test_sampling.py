@@ -9,6 +9,7 @@ from actattn.data.sampling import (
     ClipRecord,
     EpochSampler,
     clip_indices,
+    frame_indices,
     read_keypoints,
     sample_rng,
     segment_indices,
@@ -128,7 +129,7 @@ def test_epoch_sampler_hands_the_epoch_to_persistent_workers(videos):
 
 def test_dense_clip_sampling(videos):
     data = _dataset(videos, train=False, clip_stride=3)
-    assert data.frame_indices(12, None) == [1, 4, 7, 10]
+    assert frame_indices(12, 4, 3, train=False) == [1, 4, 7, 10]
     assert data[0]["video"].shape == (3, 4, 32, 32)
 
 

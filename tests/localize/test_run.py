@@ -43,7 +43,7 @@ def recognizer(name: str = "dual_attention", class_names: list[str] = NAMES, **h
         head_kwargs = {"num_objects": 5, "embed_dim": 16, "prior_hidden": 16, "trn_bottleneck": 16, **head_kwargs}
     torch.manual_seed(0)
     return ActionRecognizer(name, len(class_names), backbone="small_cnn", head_kwargs=head_kwargs,
-                            class_names=class_names, image_size=32, num_segments=4).eval()
+                            class_names=class_names, pipeline={"size": 32}).eval()
 
 
 def random_frames(num_frames: int, height: int = 48, width: int = 64) -> np.ndarray:

@@ -8,24 +8,66 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, default_collate
 
 from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
-from actattn.data.sampling import ClipDataset, EpochSampler
+from actattn.data.sampling import ClipDataset, EpochSampler, ShardSampler
 from actattn.data.ssv2 import SomethingSomethingV2, read_labels, read_split
 from actattn.data.ssv2_objects import ObjectVocabulary, build_object_vocabulary
-from actattn.data.transforms import TSN_SCALES, eval_transform, flip_label_map, train_transform
+from actattn.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    TSN_SCALES,
+    eval_transform,
+    flip_label_map,
+    short_side_of,
+    train_transform,
+)
 
 FORMATS = ("ssv2", "csv")
 
 
-def collate_drop_none(batch: list[dict | None]) -> dict | None:
-    """Default-collate the samples that are not ``None`` (skipped bad videos); ``None`` if none is left."""
+def collate_drop_none(batch: list[dict | None]) -> dict:
+    """Default-collate the samples that are not ``None`` (skipped bad videos) and count the others
+    in ``"skipped"`` (int64 scalar); a batch of skipped samples only has nothing else."""
     samples = [sample for sample in batch if sample is not None]
-    return default_collate(samples) if samples else None
+    collated = default_collate(samples) if samples else {}
+    return {**collated, "skipped": torch.tensor(len(batch) - len(samples))}
+
+
+class ResumableLoader(DataLoader):
+    """The training loader, with the state Lightning checkpoints for a loader that has one: the
+    epoch and how many batches it has handed out in it. A run resumed from a checkpoint made
+    mid-epoch continues with the next batch, and the workers start on the right epoch (they
+    prefetch before Lightning sets the sampler's epoch). Its sampler is an :class:`EpochSampler`.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.handed_out = 0
+
+    def __iter__(self):
+        # a generator: nothing is drawn from the sampler (no worker prefetches) before the first
+        # batch is asked for, by which time Lightning has set the epoch
+        self.handed_out = self.sampler.skip // self.batch_size  # what a resumed epoch already had
+        for batch in super().__iter__():
+            self.handed_out += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.sampler.epoch, "batches": self.handed_out}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Continue after ``state``'s last batch: mid-epoch, or at the next epoch's start."""
+        epoch, batches = state["epoch"], state["batches"]
+        if batches >= len(self):
+            epoch, batches = epoch + 1, 0
+        self.sampler.set_epoch(epoch)
+        self.sampler.skip = batches * self.batch_size
 
 
 class VideoDataModule(L.LightningDataModule):
@@ -90,12 +132,30 @@ class VideoDataModule(L.LightningDataModule):
         self.class_names: list[str] | None = list(class_names) if class_names is not None else None
         self.datasets: dict[str, ClipDataset] = {}
         self.objects: ObjectVocabulary | None = None
+        self._train_loader: ResumableLoader | None = None
+        self._resume: dict[str, int] | None = None
 
     @property
     def num_classes(self) -> int:
         if self.class_names is None:
             raise RuntimeError("num_classes is known after setup()")
         return len(self.class_names)
+
+    @property
+    def pipeline(self) -> dict[str, Any]:
+        """What rebuilds this module's evaluation input without it (kept in checkpoints): the crop
+        ``size``, the resized ``short_side``, the sampling (``num_segments``, ``clip_stride``) and the
+        normalisation (``mean``, ``std``)."""
+        hp = self.hparams
+        return {"size": hp.size, "short_side": short_side_of(hp.size, hp.short_side), "num_segments": hp.num_segments,
+                "clip_stride": hp.clip_stride, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
+
+    @property
+    def label_source(self) -> str:
+        """Where the classes come from, for messages: the labels file, or the CSV lists."""
+        if self.hparams.format == "ssv2":
+            return str(self.hparams.labels_file)
+        return "the CSV lists " + ", ".join(str(file) for file in dict.fromkeys(self.files.values()) if file)
 
     def _csv_class_names(self) -> list[str]:
         root = self.hparams.video_dir
@@ -193,15 +253,40 @@ class VideoDataModule(L.LightningDataModule):
         """Shuffled by ``(seed, epoch)`` through an :class:`EpochSampler` (a DistributedSampler,
         one replica without DDP), which Lightning keeps and advances each epoch."""
         dataset = self._split("train")
-        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+        world, rank = self._world()
         sampler = EpochSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.hparams.seed)
-        return DataLoader(dataset, sampler=sampler, **self._loader_args())
+        self._train_loader = ResumableLoader(dataset, sampler=sampler, **self._loader_args())
+        if self._resume is not None:
+            self._train_loader.load_state_dict(self._resume)
+            self._resume = None
+        return self._train_loader
+
+    def state_dict(self) -> dict[str, dict[str, int]]:
+        """The training loader's position, kept in checkpoints (see :meth:`load_state_dict`)."""
+        return {} if self._train_loader is None else {"train_loader": self._train_loader.state_dict()}
+
+    def load_state_dict(self, state: dict[str, dict[str, int]]) -> None:
+        """Resume the training loader where ``state`` left it.
+
+        Lightning restores a stateful loader itself only if the loader is made after the checkpoint
+        is read; a cosine schedule over steps (``estimated_stepping_batches``) makes it before.
+        The data module's state is read first, so the loader starts where it should either way.
+        """
+        self._resume = state.get("train_loader")
+
+    def _world(self) -> tuple[int, int]:
+        return (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        """Each clip once over the ranks (:class:`ShardSampler`: no padding under DDP)."""
+        dataset = self._split(split)
+        return DataLoader(dataset, sampler=ShardSampler(dataset, *self._world()), **self._loader_args())
 
     def val_dataloader(self) -> DataLoader | list:
         """The validation loader; without a validation split, an empty list (Lightning skips validation)."""
         if "val" not in self.datasets and self.files["val"] is None:
             return []
-        return DataLoader(self._split("val"), shuffle=False, **self._loader_args())
+        return self._eval_loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return DataLoader(self._split("test"), shuffle=False, **self._loader_args())
+        return self._eval_loader("test")

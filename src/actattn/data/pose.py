@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +24,7 @@ from torchvision.models.detection import KeypointRCNN_ResNet50_FPN_Weights, keyp
 
 from actattn.data.sampling import read_keypoints
 from actattn.data.video import read_video
+from actattn.files import atomic_write
 
 NUM_COCO_KEYPOINTS = 17
 _DRAW_ROWS = 200  # the reference draws its discs on a 200-px map before resizing to the grid
@@ -140,25 +139,13 @@ class KeypointDetector(nn.Module):
         return keypoints
 
 
-def _save_atomically(path: Path, keypoints: np.ndarray) -> None:
-    """Write ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            np.savez(file, keypoints=keypoints)
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
-
-
 def keypoint_cache(video_path: str | Path, cache_dir: str | Path, detector: KeypointDetector) -> Path:
     """``cache_dir/{video stem}.npz`` (array ``"keypoints"`` ``(T, 17, 3)``), detected on all frames of
     ``video_path`` on first use and written atomically, so concurrent workers never read a partial file."""
     cache = Path(cache_dir) / f"{Path(video_path).stem}.npz"
     if not cache.is_file():
-        _save_atomically(cache, detector.detect(read_video(video_path)))
+        keypoints = detector.detect(read_video(video_path))
+        atomic_write(cache, lambda file: np.savez(file, keypoints=keypoints))
     return cache
 
 

@@ -13,6 +13,7 @@ workers (persistent or not) need no shared state and a resumed run draws what an
 """
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,14 @@ def clip_indices(
     slack = max(num_frames - span, 0)
     start = int(rng.integers(slack + 1)) if train else slack // 2
     return np.minimum(start + stride * np.arange(clip_len), num_frames - 1).tolist()
+
+
+def frame_indices(num_frames: int, num_segments: int, clip_stride: int | None, *, train: bool,
+                  rng: np.random.Generator | None = None) -> list[int]:
+    """TSN segments (``clip_stride`` None) or one dense clip of ``num_segments`` frames ``clip_stride`` apart."""
+    if clip_stride is None:
+        return segment_indices(num_frames, num_segments, train=train, rng=rng)
+    return clip_indices(num_frames, num_segments, clip_stride, train=train, rng=rng)
 
 
 @dataclass(frozen=True)
@@ -153,11 +162,6 @@ class ClipDataset(Dataset):
     def num_bad_videos(self) -> int:
         return int(self._bad.sum())
 
-    def frame_indices(self, num_frames: int, rng: np.random.Generator | None) -> list[int]:
-        if self.clip_stride is None:
-            return segment_indices(num_frames, self.num_segments, train=self.train, rng=rng)
-        return clip_indices(num_frames, self.num_segments, self.clip_stride, train=self.train, rng=rng)
-
     def __getitem__(self, key: int | tuple[int, int]) -> dict | None:
         """``key`` is an index, or ``(index, epoch)`` from :class:`EpochSampler` in training."""
         index, epoch = key if isinstance(key, tuple) else (key, 0)
@@ -166,7 +170,8 @@ class ClipDataset(Dataset):
             return None
         rng = sample_rng(self.seed, epoch, index) if self.train else None
         try:
-            frames, indices = read_clip(record.path, lambda num_frames: self.frame_indices(num_frames, rng))
+            frames, indices = read_clip(record.path, lambda num_frames: frame_indices(
+                num_frames, self.num_segments, self.clip_stride, train=self.train, rng=rng))
         except VideoDecodeError as err:
             if not self.skip_bad_videos:
                 raise
@@ -191,7 +196,31 @@ class ClipDataset(Dataset):
 
 class EpochSampler(DistributedSampler):
     """A DistributedSampler (seeded shuffle per epoch; one replica without DDP) that yields
-    ``(index, epoch)``, so that a sample's augmentation follows the epoch Lightning set."""
+    ``(index, epoch)``, so that a sample's augmentation follows the epoch Lightning set.
+
+    ``skip`` drops that many of the next pass's first indices (a run resumed mid-epoch), once.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.skip = 0
 
     def __iter__(self):
-        return ((index, self.epoch) for index in super().__iter__())
+        skip, self.skip = self.skip, 0
+        return ((index, self.epoch) for index in itertools.islice(super().__iter__(), skip, None))
+
+
+class ShardSampler(DistributedSampler):
+    """Every index exactly once over the ranks, in order (rank ``r`` reads ``r, r + world, ...``).
+
+    Unlike a DistributedSampler it never pads a split to a multiple of the world size, so an
+    evaluation under DDP counts each clip once (47 clips on 2 ranks: 24 + 23, not 24 + 24).
+    """
+
+    def __init__(self, dataset: Dataset, num_replicas: int, rank: int) -> None:
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=False)
+        self.num_samples = len(range(rank, len(dataset), num_replicas))
+        self.total_size = len(dataset)
+
+    def __iter__(self):
+        return iter(range(self.rank, len(self.dataset), self.num_replicas))

@@ -213,7 +213,8 @@ def flip_label_map(class_names: Sequence[str]) -> dict[int, int]:
     return label_map
 
 
-def _short_side(size: int, short_side: int | None) -> int:
+def short_side_of(size: int, short_side: int | None) -> int:
+    """The side frames are resized to before a ``size`` crop: ``short_side``, else ``size * 256/224``."""
     return short_side if short_side is not None else round(size * 256 / 224)
 
 
@@ -229,12 +230,13 @@ def train_transform(
     Flipping is off unless ``label_map`` (from :func:`flip_label_map`) is given: on
     Something-Something a flip changes "left to right" into "right to left" (TSM disables it).
     """
-    steps = [Resize(_short_side(size, short_side)), MultiScaleCrop(size, scales)]
+    steps = [Resize(short_side_of(size, short_side)), MultiScaleCrop(size, scales)]
     if label_map is not None:
         steps.append(HorizontalFlip(label_map))
     return Compose([*steps, Normalize()])
 
 
-def eval_transform(size: int, *, short_side: int | None = None) -> Compose:
+def eval_transform(size: int, *, short_side: int | None = None, mean: Sequence[float] = IMAGENET_MEAN,
+                   std: Sequence[float] = IMAGENET_STD) -> Compose:
     """Resize (short side ``size * 256/224`` unless given), centre crop, normalise."""
-    return Compose([Resize(_short_side(size, short_side)), CenterCrop(size), Normalize()])
+    return Compose([Resize(short_side_of(size, short_side)), CenterCrop(size), Normalize(mean, std)])

@@ -1,25 +1,35 @@
 """Video decoding and encoding through PyAV.
 
 Every failure names the file: a missing file, a file FFmpeg cannot open, a file without a
-video stream, and a file with no decodable frame all raise :class:`VideoDecodeError`.
+video stream, a file with no decodable frame, and a file that ends before the frames its header
+states (a truncated download) all raise :class:`VideoDecodeError`.
+
+Reading a clip streams: the frame count comes from the header (MP4's sample table) or, where the
+container states none (WebM), from counting packets without decoding; the wanted frames are
+chosen from it, only those are converted to RGB, and decoding stops after the last one, so memory
+holds the sampled frames only, whatever the video's length.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import av
 import numpy as np
+from tqdm import tqdm
 
 
 class VideoDecodeError(RuntimeError):
-    """A video could not be read; the message names the file and the reason."""
+    """A video could not be read; the message names the file and the reason.
 
-    def __init__(self, path: str | Path, reason: str):
-        self.path = Path(path)
+    ``VideoDecodeError(message)`` (the form a DataLoader worker re-raises it in) keeps the message.
+    """
+
+    def __init__(self, path: str | Path, reason: str | None = None):
+        self.path = Path(path) if reason is not None else None
         self.reason = reason
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{path}: {reason}" if reason is not None else str(path))
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ def _open(path: str | Path) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise VideoDecodeError(path, "has no video stream")
+    container.streams.video[0].thread_count = 1  # loader workers parallelise across videos
     return container
 
 
@@ -48,21 +59,46 @@ def _fps(stream: av.video.stream.VideoStream) -> float:
     return float(stream.average_rate or stream.guessed_rate or 0.0)
 
 
-def _decode_all(path: str | Path) -> tuple[list[av.VideoFrame], float]:
-    """Every decodable frame, still in the stream's pixel format (converted only when picked)."""
+def _count_packets(path: str | Path) -> int:
+    """The number of non-empty video packets, demuxed without decoding (one per frame)."""
     with _open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_count = 1  # loader workers parallelise across videos; threads per clip only cost
-        fps = _fps(stream)
-        frames = []
         try:
-            frames.extend(container.decode(stream))
+            return sum(1 for packet in container.demux(container.streams.video[0]) if packet.size)
         except av.FFmpegError as err:
-            if not frames:
-                raise VideoDecodeError(path, f"decoding failed ({err})") from err
-    if not frames:
-        raise VideoDecodeError(path, "contains no decodable frame")
-    return frames, fps
+            raise VideoDecodeError(path, f"demuxing failed ({err})") from err
+
+
+def _frame_count(path: str | Path, container: av.container.InputContainer) -> int:
+    """The frames the container lists: the header's count, else its packets (WebM states none)."""
+    listed = container.streams.video[0].frames or _count_packets(path)
+    if listed == 0:
+        raise VideoDecodeError(path, "contains no frame")
+    return listed
+
+
+def _decode(path: str | Path, container: av.container.InputContainer, listed: int, stop: int | None = None,
+            progress: bool = False) -> Iterator[av.VideoFrame]:
+    """Frames ``0 .. stop - 1`` (all if ``stop`` is None) in order. A stream that ends before
+    ``min(stop, listed)`` frames raises: the file is shorter than its container lists."""
+    wanted = listed if stop is None else min(stop, listed)
+    decoded, error = 0, None
+    with tqdm(total=wanted, desc=f"decode {Path(path).name}", unit="frame", disable=not progress,
+              leave=False) as bar:
+        try:
+            for frame in container.decode(container.streams.video[0]):
+                yield frame
+                decoded += 1
+                bar.update()
+                if decoded == stop:
+                    return
+        except av.FFmpegError as err:
+            error = err
+    why = f" ({error})" if error is not None else ""
+    if decoded == 0:
+        raise VideoDecodeError(path, f"contains no decodable frame{why}")
+    if decoded < wanted:
+        raise VideoDecodeError(path, f"ends after {decoded} of the {listed} frames its container lists "
+                                     f"(truncated or damaged){why}")
 
 
 def video_fps(path: str | Path) -> float:
@@ -72,31 +108,44 @@ def video_fps(path: str | Path) -> float:
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Frame count (by decoding, since container metadata is often wrong), fps and size."""
-    frames, fps = _decode_all(path)
-    return VideoInfo(len(frames), fps, frames[0].height, frames[0].width)
+    """Frame count (by decoding every frame, converting none), fps and size."""
+    with _open(path) as container:
+        count, frame = 0, None
+        for count, frame in enumerate(_decode(path, container, _frame_count(path, container)), start=1):
+            pass
+        return VideoInfo(count, _fps(container.streams.video[0]), frame.height, frame.width)
 
 
-def read_clip(path: str | Path, choose: Callable[[int], Sequence[int]]) -> tuple[np.ndarray, list[int]]:
-    """Decode ``path``, pick frames with ``choose(num_frames)``, return them ``(T, H, W, 3)`` uint8 RGB
-    with the indices. Only the picked frames are converted to RGB."""
-    frames, _ = _decode_all(path)
-    indices = list(choose(len(frames)))
-    if any(i < 0 for i in indices):
-        raise VideoDecodeError(path, f"negative frame index in {indices}")
-    last = len(frames) - 1
-    # threads=1: swscale's default thread pool costs 70x the conversion of a small frame, and a pool
-    # made before a DataLoader forks its workers deadlocks them
-    return np.stack([frames[min(i, last)].to_ndarray(format="rgb24", threads=1) for i in indices]), indices
+def read_clip(
+    path: str | Path, choose: Callable[[int], Sequence[int]], *, progress: bool = False
+) -> tuple[np.ndarray, list[int]]:
+    """Pick frames with ``choose(num_frames)`` and return them ``(T, H, W, 3)`` uint8 RGB, with the
+    indices; ``num_frames`` is the count the container lists (see the module docstring).
 
-
-def read_video(path: str | Path, indices: Sequence[int] | None = None) -> np.ndarray:
-    """Decode ``path`` to ``(T, H, W, 3)`` uint8 RGB; ``indices`` picks frames (repeats allowed).
-
-    Indices beyond the last decodable frame are clamped to it, so a container whose header
-    over-states its length still yields a clip; a negative index is an error.
+    Indices at or past ``num_frames`` read the last frame; a negative index is an error.
+    ``progress`` shows a bar over the frames decoded (for long videos).
     """
-    return read_clip(path, lambda n: range(n) if indices is None else indices)[0]
+    with _open(path) as container:
+        listed = _frame_count(path, container)
+        chosen = list(choose(listed))
+        if any(i < 0 for i in chosen):
+            raise VideoDecodeError(path, f"negative frame index in {chosen}")
+        indices = [min(int(i), listed - 1) for i in chosen]
+        wanted = set(indices)
+        # threads=1: swscale's default thread pool costs 70x the conversion of a small frame, and a
+        # pool made before a DataLoader forks its workers deadlocks them
+        picked = {
+            position: frame.to_ndarray(format="rgb24", threads=1)
+            for position, frame in enumerate(_decode(path, container, listed, max(indices) + 1, progress))
+            if position in wanted
+        }
+    return np.stack([picked[i] for i in indices]), indices
+
+
+def read_video(path: str | Path, indices: Sequence[int] | None = None, *, progress: bool = False) -> np.ndarray:
+    """Decode ``path`` to ``(T, H, W, 3)`` uint8 RGB: every frame, or those at ``indices``
+    (repeats allowed; past the end reads the last frame, see :func:`read_clip`)."""
+    return read_clip(path, lambda n: range(n) if indices is None else indices, progress=progress)[0]
 
 
 def write_video(path: str | Path, frames: np.ndarray, fps: float = 12.0, crf: int = 18, pix_fmt: str = "yuv420p") -> None:

@@ -5,7 +5,7 @@ action's interval, per frame the affordance mask -> ``localization.json`` and pi
 SynthHOI ground truth exists, box AP at IoU 0.3/0.4/0.5 (Table 4), temporal IoU and mask IoU.
 
 Choices (the paper's numbers where it gives them):
-- Input: every decoded frame, resized so that its short side is the checkpoint's ``image_size``,
+- Input: every decoded frame, resized so that its short side is the checkpoint's crop size,
   not cropped (ground-truth pixels map back by a scale factor), ImageNet-normalised.
 - Maps of all T frames (Sec. 4.1). Heads with TSN consensus (average and attentional pooling,
   DualAttention with ``temporal="tsn"``) take any T: one forward on all frames gives the
@@ -214,7 +214,7 @@ def localize_frames(
 ) -> LocalizedVideo:
     """Localise in decoded frames (T, H, W, 3) uint8 played at ``fps``; ``labels`` as in frame_attention."""
     hp = module.hparams
-    video = video_input(frames, hp.image_size)
+    video = video_input(frames, hp.pipeline["size"])
     attention = frame_attention(module, video, labels)
     key = choose_map(list(attention.maps), map_key)
     weights, is_distribution = attention_weights(attention.maps[key])
@@ -393,11 +393,10 @@ def format_scores(scores: LocalizationScores) -> str:
 
 def cmd_localize(args: argparse.Namespace) -> None:
     """Run ``actattn localize`` and print the scores table (or the one video's result)."""
+    from actattn.checkpoint import load_module
     from actattn.data.ssv2_objects import ObjectVocabulary
-    from actattn.train import ActionRecognizer
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    module = ActionRecognizer.load_from_checkpoint(args.checkpoint, map_location=device)
+    module = load_module(args.checkpoint, "cuda" if torch.cuda.is_available() else "cpu")
     out = Path(args.out)
     if args.video:
         record = localize_video(module, args.video, out, map_key=args.map_key)
