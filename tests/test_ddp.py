@@ -11,7 +11,11 @@ import yaml
 
 
 def test_torchrun_two_process_fit(tiny_config: dict, tmp_path: Path) -> None:
-    config = tiny_config | {"trainer": {**tiny_config["trainer"], "max_epochs": 1, "devices": 2, "strategy": "ddp"}}
+    """Training shards the 24 clips; validation sees each of 7 clips once (not 8: no padding)."""
+    seven = tmp_path / "seven.json"
+    seven.write_text(json.dumps(json.loads(Path(tiny_config["data"]["val_file"]).read_text())[:7]))
+    config = tiny_config | {"trainer": {**tiny_config["trainer"], "max_epochs": 1, "devices": 2, "strategy": "ddp"},
+                            "data": {**tiny_config["data"], "val_file": str(seven)}}
     path = tmp_path / "ddp.yaml"
     path.write_text(yaml.safe_dump(config))
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
@@ -22,4 +26,5 @@ def test_torchrun_two_process_fit(tiny_config: dict, tmp_path: Path) -> None:
     metrics = json.loads((Path(config["out"]) / "fit_metrics.json").read_text())
     assert metrics["world_size"] == 2
     assert metrics["global_step"] == 2  # 24 clips split over 2 ranks, batch 8: 2 steps each
+    assert metrics["val/clips"] == 7
     assert (Path(config["out"]) / "checkpoints" / "last.ckpt").is_file()

@@ -83,9 +83,11 @@ def check_label_space(datamodule: VideoDataModule, module: ActionRecognizer, che
     ours, theirs = datamodule.class_names, list(module.hparams.class_names or [])
     if ours == theirs:
         return
-    differ = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
-    detail = (f"class {differ} is {ours[differ]!r} in the data, {theirs[differ]!r} in the checkpoint"
-              if differ < min(len(ours), len(theirs)) else f"{len(ours)} classes in the data, {len(theirs)} in the checkpoint")
+    if len(ours) != len(theirs):
+        detail = f"{len(ours)} classes in the data, {len(theirs)} in the checkpoint"
+    else:
+        i = next(i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b)
+        detail = f"class {i} is {ours[i]!r} in the data, {theirs[i]!r} in the checkpoint"
     raise ValueError(f"the label space of {datamodule.label_source} differs from checkpoint {checkpoint}'s: {detail}")
 
 

