@@ -23,6 +23,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_heads.py
 	$(VENV)/bin/python benchmarks/bench_dual_attention.py
+	$(VENV)/bin/python benchmarks/bench_loader.py
+	$(VENV)/bin/python benchmarks/bench_predict.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -8,6 +8,7 @@ so memory does not grow with the video's length.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,8 @@ def predict_video(module: ActionRecognizer, path: str | Path, *, top: int = 5, p
         raise CheckpointError("the checkpoint records no input pipeline or class names; it was not written by "
                               "`actattn fit`")
     frames, indices = read_clip(path, lambda n: frame_indices(n, pipeline["num_segments"], pipeline["clip_stride"],
-                                                              train=False), progress=progress)
+                                                              train=False), progress=progress,
+                                threads=os.cpu_count() or 1)
     transform = eval_transform(pipeline["size"], short_side=pipeline["short_side"], mean=pipeline["mean"],
                                std=pipeline["std"])
     video = transform({"frames": frames})["video"]

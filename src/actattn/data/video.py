@@ -40,7 +40,8 @@ class VideoInfo:
     width: int
 
 
-def _open(path: str | Path) -> av.container.InputContainer:
+def _open(path: str | Path, threads: int = 1) -> av.container.InputContainer:
+    """``path`` opened for decoding with ``threads`` frame threads (1: loader workers parallelise across videos)."""
     path = Path(path)
     if not path.is_file():
         raise VideoDecodeError(path, "no such file")
@@ -51,7 +52,10 @@ def _open(path: str | Path) -> av.container.InputContainer:
     if not container.streams.video:
         container.close()
         raise VideoDecodeError(path, "has no video stream")
-    container.streams.video[0].thread_count = 1  # loader workers parallelise across videos
+    stream = container.streams.video[0]
+    stream.thread_count = threads
+    if threads > 1:
+        stream.thread_type = "FRAME"
     return container
 
 
@@ -117,15 +121,16 @@ def probe(path: str | Path) -> VideoInfo:
 
 
 def read_clip(
-    path: str | Path, choose: Callable[[int], Sequence[int]], *, progress: bool = False
+    path: str | Path, choose: Callable[[int], Sequence[int]], *, progress: bool = False, threads: int = 1
 ) -> tuple[np.ndarray, list[int]]:
     """Pick frames with ``choose(num_frames)`` and return them ``(T, H, W, 3)`` uint8 RGB, with the
     indices; ``num_frames`` is the count the container lists (see the module docstring).
 
     Indices at or past ``num_frames`` read the last frame; a negative index is an error.
-    ``progress`` shows a bar over the frames decoded (for long videos).
+    ``progress`` shows a bar over the frames decoded and ``threads`` decodes with that many frame
+    threads (both for one long video; a loader's workers each read one video single-threaded).
     """
-    with _open(path) as container:
+    with _open(path, threads) as container:
         listed = _frame_count(path, container)
         chosen = list(choose(listed))
         if any(i < 0 for i in chosen):
