@@ -1,13 +1,13 @@
 """Video decoding and encoding through PyAV.
 
 Every failure names the file: a missing file, a file FFmpeg cannot open, a file without a
-video stream, a file with no decodable frame, and a file that ends before the frames its header
-states (a truncated download) all raise :class:`VideoDecodeError`.
+video stream, a file with no decodable frame, and a file that ends before the frames its
+container lists (a truncated download) all raise :class:`VideoDecodeError`.
 
-Reading a clip streams: the frame count comes from the header (MP4's sample table) or, where the
-container states none (WebM), from counting packets without decoding; the wanted frames are
-chosen from it, only those are converted to RGB, and decoding stops after the last one, so memory
-holds the sampled frames only, whatever the video's length.
+Reading a clip streams: the frame count comes from an MP4's sample table or, for other
+containers (a WebM header states none, or an estimate), from counting packets without decoding;
+the wanted frames are chosen from it, only those are converted to RGB, and decoding stops after
+the last one, so memory holds the sampled frames only, whatever the video's length.
 """
 from __future__ import annotations
 
@@ -73,8 +73,10 @@ def _count_packets(path: str | Path) -> int:
 
 
 def _frame_count(path: str | Path, container: av.container.InputContainer) -> int:
-    """The frames the container lists: the header's count, else its packets (WebM states none)."""
-    listed = container.streams.video[0].frames or _count_packets(path)
+    """The frames the container lists: an MP4/MOV sample table's count, else its packets (a
+    Matroska/WebM header states none, or an estimate: 33 for a 60-frame VP9 file)."""
+    listed = container.streams.video[0].frames if "mp4" in container.format.name else 0
+    listed = listed or _count_packets(path)
     if listed == 0:
         raise VideoDecodeError(path, "contains no frame")
     return listed
