@@ -82,9 +82,8 @@ def test_a_truncated_video_is_an_error_or_a_counted_skip(run, truncated_bikes: P
     rows = [(truncated_bikes, 0), *((video, 1) for video in videos)]
     strict = write_config(csv_data(config, rows, tmp_path, class_names=names, num_workers=2), tmp_path, "strict.yaml")
     line = error_line(capsys, "test", "--config", strict, "--checkpoint", str(checkpoint))
-    assert line == f"actattn test: error: {truncated_bikes}: ends after 74 of the 250 frames its container lists " \
-                   "(truncated or damaged) ([Errno 1094995529] Invalid data found when processing input: " \
-                   "'avcodec_send_packet()')"
+    assert line.startswith(f"actattn test: error: {truncated_bikes}: ends after 74 of the 250 frames its container "
+                           "lists (truncated or damaged) (")  # then FFmpeg's own words
     lenient = write_config(csv_data(config, rows, tmp_path, class_names=names, skip_bad_videos=True), tmp_path)
     with pytest.warns(UserWarning, match="skipping a bad video: .*bikes-truncated.mp4: ends after 74"):
         main(["test", "--config", lenient, "--checkpoint", str(checkpoint)])
