@@ -117,12 +117,13 @@ class ActionRecognizer(L.LightningModule):
     def forward(self, video: Tensor, **head_inputs: Tensor) -> ModelOutput:
         return self.model(video, **head_inputs)
 
-    def run(self, batch: dict[str, Tensor]) -> ModelOutput:
-        """The model on a batch; the Dual Attention head also gets the labels (its ``gt_priors``
-        mode uses them as priors; the other modes ignore them)."""
+    def run(self, batch: dict[str, Tensor], **options: Any) -> ModelOutput:
+        """The model on a batch, ``options`` passed on to the head as keywords; the Dual Attention
+        head also gets the labels (its ``gt_priors`` mode uses them as priors; the other modes
+        ignore them)."""
         if isinstance(self.model.head, DualAttention) and "objects" in batch:
-            return self(batch["video"], action_labels=batch["label"], object_labels=batch["objects"])
-        return self(batch["video"])
+            return self(batch["video"], action_labels=batch["label"], object_labels=batch["objects"], **options)
+        return self(batch["video"], **options)
 
     def losses(self, out: ModelOutput, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Action loss, plus the pose loss when the head predicts pose and keypoints are given;
