@@ -1,3 +1,4 @@
+from itertools import combinations
 from math import comb
 
 import pytest
@@ -20,12 +21,29 @@ def test_tuples_are_ordered_without_repeats_per_scale():
     assert trn.relation_tuples[5] == [(0, 1, 2, 3, 4)]
 
 
-def test_eval_tuples_are_an_evenly_spaced_fixed_subset():
-    trn = make_trn().eval()
-    pairs = trn.relation_tuples[2]
-    assert trn.eval_tuples(2) == [pairs[0], pairs[4], pairs[9]]
-    assert trn.sample_tuples(2) == trn.sample_tuples(2) == trn.eval_tuples(2)
-    assert trn.sample_tuples(5) == [(0, 1, 2, 3, 4)]
+def test_eval_sum_is_the_expectation_of_the_training_sum_over_every_draw():
+    """Enumerating every draw of 3 tuples (120 at scale 2, 10 at scale 3): their mean sum is eval's."""
+    trn = make_trn()
+    x = torch.randn(2, 5, 6)
+    with torch.no_grad():
+        for scale in trn.scales:
+            features = trn.tuple_features(x, scale, trn.relation_tuples[scale])
+            draws = list(combinations(range(features.shape[1]), min(3, features.shape[1])))
+            expected = torch.stack([features[:, list(draw)].sum(dim=1) for draw in draws]).mean(dim=0)
+            torch.testing.assert_close(trn.eval().tuple_sum(x, scale), expected)
+
+
+def test_eval_output_is_the_mean_training_output_when_h_is_linear():
+    """Monte Carlo over 2000 seeded draws, within 4 standard errors; a linear h_phi passes the expectation."""
+    trn = make_trn(seed=11)
+    for scale in trn.scales:
+        trn.h_phi[str(scale)] = torch.nn.Linear(16, 4)
+    x = torch.randn(2, 5, 6)
+    with torch.no_grad():
+        outputs = torch.stack([trn.train()(x) for _ in range(2000)])
+        evaluated = trn.eval()(x)
+    standard_error = outputs.std(dim=0) / 2000**0.5
+    assert ((outputs.mean(dim=0) - evaluated).abs() < 4 * standard_error).all()
 
 
 def test_output_shape():
@@ -38,20 +56,31 @@ def test_evaluation_is_deterministic():
     assert torch.equal(trn(x), trn(x))
 
 
+def test_evaluation_sees_every_frame_at_every_scale():
+    """TRN-8 at scale 2: frames 4 and 5 were in none of the former fixed pairs (0, 1), (2, 3), (6, 7)."""
+    torch.manual_seed(2)
+    trn = MultiScaleTRN(6, 4, num_frames=8, bottleneck=16).eval()
+    x = torch.randn(1, 8, 6, requires_grad=True)
+    for scale in trn.scales:
+        (grad,) = torch.autograd.grad(trn.relation(x, scale).sum(), x)
+        assert (grad.abs().sum(dim=2) > 0).all(), scale
+
+
 def test_output_is_the_sum_of_relations_over_scales():
     trn = make_trn().eval()
     x = torch.randn(2, 5, 6)
-    relations = [trn.relation(x, scale, trn.eval_tuples(scale)) for scale in trn.scales]
+    relations = [trn.relation(x, scale) for scale in trn.scales]
     assert torch.allclose(trn(x), torch.stack(relations).sum(dim=0), atol=1e-6)
 
 
-def test_relation_sums_g_over_tuples_inside_h():
-    trn = make_trn()
+def test_relation_sums_g_over_the_drawn_tuples_inside_h():
+    trn = make_trn(seed=4).train()
     x = torch.randn(2, 5, 6)
-    tuples = [(0, 2), (1, 4)]
+    tuples = make_trn(seed=4).sample_tuples(2)
     g, h = trn.g_theta["2"], trn.h_phi["2"]
-    expected = h(g(torch.cat([x[:, 0], x[:, 2]], dim=1)) + g(torch.cat([x[:, 1], x[:, 4]], dim=1)))
-    assert torch.allclose(trn.relation(x, 2, tuples), expected, atol=1e-6)
+    expected = h(sum(g(torch.cat([x[:, i], x[:, j]], dim=1)) for i, j in tuples))
+    assert torch.allclose(trn.relation(x, 2), expected, atol=1e-6)
+    assert trn.sample_tuples(5) == [(0, 1, 2, 3, 4)]
 
 
 def test_training_sampling_is_reproducible_and_varies_per_step():

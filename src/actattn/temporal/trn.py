@@ -12,7 +12,8 @@ Where this differs from the reference code (zhoubolei/TRN-pytorch, REFERENCE_NOT
 - The reference draws the tuples of every scale but the largest at random on every forward
   pass, evaluation included, so its test outputs are not reproducible. That is not replicated:
   in training the tuples come from this module's own generator seeded with `seed`; in
-  evaluation a fixed set is used (see `MultiScaleTRN.eval_tuples`).
+  evaluation every tuple is used, in the expectation of the training draw (see
+  `MultiScaleTRN.tuple_sum`).
 """
 from __future__ import annotations
 
@@ -31,14 +32,17 @@ class MultiScaleTRN(nn.Module):
     Scales n = 2 .. num_frames, each with its own g_theta (n*D -> 256 -> 256, ReLU after each
     layer) and h_phi (256 -> 256 -> num_classes, ReLU between), shared by the tuples of that
     scale. Tuples are `itertools.combinations` of frame indices: ordered, no repeats; the
-    num_frames scale has a single tuple. A scale with more than `num_tuples` tuples uses
-    `num_tuples` of them per forward pass:
-    - training: drawn without replacement by a `torch.Generator` seeded with `seed`, which
-      advances on every call, so each step sees new tuples and a run with the same seed sees the
-      same sequence (the generator's state is in the state dict, so a resumed run goes on drawing
-      what an unbroken one would);
-    - evaluation: the evenly spaced fixed subset of `eval_tuples`, the same on every call and
-      as many as in training, so the sum in eq. 3 has the same number of terms in both modes.
+    num_frames scale has a single tuple. The sum of eq. 3 runs over:
+    - training: `num_tuples` tuples per scale (all of them where a scale has no more), drawn
+      without replacement by a `torch.Generator` seeded with `seed`, which advances on every
+      call, so each step sees new tuples and a run with the same seed sees the same sequence
+      (the generator's state is in the state dict, so a resumed run goes on drawing what an
+      unbroken one would);
+    - evaluation: every tuple of the scale, averaged and multiplied by the number drawn in
+      training. That is the expectation of the training sum over draws, deterministic, with the
+      same magnitude as in training. h_phi is applied to that expectation, so the output is
+      h_phi(E[sum g_theta]); E[h_phi(sum g_theta)] would need every subset of tuples (54,740 at
+      scale 4 of TRN-8). The paper is silent on evaluation and the reference draws at random.
     Weight initialisation uses the global torch RNG as usual; `seed` only drives tuple sampling.
     """
 
@@ -86,32 +90,33 @@ class MultiScaleTRN(nn.Module):
     def set_extra_state(self, state: Tensor) -> None:
         self.generator.set_state(state.cpu())
 
-    def eval_tuples(self, scale: int) -> list[FrameTuple]:
-        """The fixed tuples of a scale: all of them, or `num_tuples` evenly spaced in the list."""
-        tuples = self.relation_tuples[scale]
-        count = len(tuples)
-        if count <= self.num_tuples:
-            return tuples
-        if self.num_tuples == 1:
-            return [tuples[(count - 1) // 2]]
-        return [tuples[i * (count - 1) // (self.num_tuples - 1)] for i in range(self.num_tuples)]
-
     def sample_tuples(self, scale: int) -> list[FrameTuple]:
-        """The tuples this forward pass uses: random in training (advancing the generator), else fixed."""
+        """A training draw: `num_tuples` tuples of a scale (all where it has no more), advancing the generator."""
         tuples = self.relation_tuples[scale]
-        if not self.training or len(tuples) <= self.num_tuples:
-            return self.eval_tuples(scale)
+        if len(tuples) <= self.num_tuples:
+            return tuples
         chosen = torch.randperm(len(tuples), generator=self.generator)[: self.num_tuples]
         return [tuples[i] for i in sorted(chosen.tolist())]
 
-    def relation(self, x: Tensor, scale: int, tuples: list[FrameTuple]) -> Tensor:
-        """R_n(V) = h_phi(sum over tuples of g_theta(f_k1, ..., f_kn)); x (B, T, D) -> (B, K)."""
+    def tuple_features(self, x: Tensor, scale: int, tuples: list[FrameTuple]) -> Tensor:
+        """g_theta(f_k1, ..., f_kn) for each tuple; x (B, T, D) -> (B, len(tuples), bottleneck)."""
         index = torch.tensor(tuples, device=x.device)
-        frames = rearrange(x[:, index], "b m n d -> b m (n d)")
-        return self.h_phi[str(scale)](self.g_theta[str(scale)](frames).sum(dim=1))  # eq. 3
+        return self.g_theta[str(scale)](rearrange(x[:, index], "b m n d -> b m (n d)"))
+
+    def tuple_sum(self, x: Tensor, scale: int) -> Tensor:
+        """The sum inside h_phi in eq. 3, (B, bottleneck): over a training draw, or its expectation in eval."""
+        if self.training:
+            return self.tuple_features(x, scale, self.sample_tuples(scale)).sum(dim=1)
+        tuples = self.relation_tuples[scale]
+        drawn = min(self.num_tuples, len(tuples))
+        return drawn * self.tuple_features(x, scale, tuples).mean(dim=1)
+
+    def relation(self, x: Tensor, scale: int) -> Tensor:
+        """R_n(V) = h_phi(sum over tuples of g_theta(f_k1, ..., f_kn)); x (B, T, D) -> (B, K)."""
+        return self.h_phi[str(scale)](self.tuple_sum(x, scale))  # eq. 3
 
     def forward(self, x: Tensor) -> Tensor:
         """Frame features (B, T, D) -> logits (B, num_classes), summed over scales 2..T."""
         if x.ndim != 3 or x.shape[1] != self.num_frames:
             raise ValueError(f"MultiScaleTRN: expected (B, {self.num_frames}, D), got shape {tuple(x.shape)}")
-        return sum(self.relation(x, scale, self.sample_tuples(scale)) for scale in self.scales)  # eq. 4
+        return sum(self.relation(x, scale) for scale in self.scales)  # eq. 4
