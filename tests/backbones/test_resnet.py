@@ -8,6 +8,7 @@ import torch
 from torchvision import models
 
 from actattn.backbones import ResNet, create_backbone
+from actattn.temporal.shift import TemporalShift
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,23 @@ def test_weights_path_round_trip(tmp_path) -> None:
     torch.testing.assert_close(loaded.trunk.layer4[1].conv2.weight, source.layer4[1].conv2.weight)
     torch.testing.assert_close(loaded.trunk.bn1.running_var, source.bn1.running_var)
     assert not torch.equal(ResNet("resnet18").trunk.conv1.weight, source.conv1.weight)
+
+
+def test_weights_path_initialises_a_tsm_network(tmp_path) -> None:
+    """A plain torchvision file loads into the TSM trunk: weights equal, every block's conv1 shifted."""
+    torch.manual_seed(4)
+    source = models.resnet18(weights=None)
+    path = tmp_path / "resnet18.pth"
+    torch.save(source.state_dict(), path)
+    loaded = ResNet("resnet18", weights_path=path, tsm_segments=4)
+    blocks = [(name, index) for name in ("layer1", "layer2", "layer3", "layer4") for index in range(2)]
+    for name, index in blocks:
+        conv1 = getattr(loaded.trunk, name)[index].conv1
+        assert isinstance(conv1, TemporalShift) and conv1.num_segments == 4
+        torch.testing.assert_close(conv1.net.weight, getattr(source, name)[index].conv1.weight)
+    torch.testing.assert_close(loaded.trunk.layer2[0].downsample[0].weight, source.layer2[0].downsample[0].weight)
+    torch.testing.assert_close(loaded.trunk.conv1.weight, source.conv1.weight)
+    assert loaded.eval()(torch.randn(1, 3, 4, 32, 32)).shape == (1, 4, 512, 1, 1)
 
 
 def test_weights_path_is_strict_on_trunk_keys(tmp_path) -> None:

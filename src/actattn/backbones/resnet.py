@@ -37,7 +37,8 @@ class ResNet(nn.Module):
         pretrained: load torchvision's ImageNet weights (``IMAGENET1K_V1``) through its weight
             enum; this downloads them unless they are already in the torch hub cache.
         weights_path: a local torchvision ResNet state dict (``torch.save(model.state_dict())``);
-            trunk keys must match exactly, ``fc.*`` keys are ignored.
+            trunk keys must match exactly, ``fc.*`` keys are ignored. It loads before the
+            temporal shift is added, so a plain ImageNet file initialises a TSM network too.
         stride1_last: stride 1 in ``layer4`` (output stride 16 instead of 32).
         tsm_segments: make it a Temporal Shift Module network for clips of this many frames
             (1/8 of the channels shifted each way inside every residual branch, every other
@@ -63,12 +64,12 @@ class ResNet(nn.Module):
         if pretrained and weights_path is not None:
             raise ValueError("ResNet: pass either pretrained=True or weights_path, not both")
         net = _build(arch, pretrained)
-        if tsm_segments is not None:
-            add_temporal_shift(net, tsm_segments)
-        self.tsm_segments = tsm_segments
         self.trunk = nn.Sequential(OrderedDict((name, getattr(net, name)) for name in TRUNK_LAYERS))
         if weights_path is not None:
             load_trunk_weights(self.trunk, Path(weights_path))
+        if tsm_segments is not None:
+            add_temporal_shift(net, tsm_segments)  # after loading: the shift renames conv1 to conv1.net
+        self.tsm_segments = tsm_segments
         if stride1_last:
             unstride(self.trunk.layer4[0])
         self.out_channels: int = net.fc.in_features
