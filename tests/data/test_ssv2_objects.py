@@ -1,5 +1,6 @@
 """actattn.data.ssv2_objects on the real Something-Something V2 validation excerpt."""
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -122,11 +123,37 @@ def test_number_slot_skipped_and_third_object_dropped(vocabulary: ObjectVocabula
         vocabulary.labels([])
 
 
-def test_min_count_sends_rare_clusters_to_other(entries: list[Entry], vocabulary: ObjectVocabulary) -> None:
-    frequent = build_object_vocabulary(entries, min_count=3)
-    assert len(frequent) < len(vocabulary)
-    assert "bottle" in frequent.clusters and "yoghurt" not in frequent.clusters
-    assert frequent.phrases["yoghurt"] == OTHER and frequent.label("yoghurt") == frequent.other
+def cluster_counts(entries: list[Entry], vocabulary: ObjectVocabulary) -> Counter[str]:
+    """Occurrences of each cluster as first or second object, by the full vocabulary's labels."""
+    ids = [i for entry in entries for i in vocabulary.labels(entry.placeholders) if i != vocabulary.null]
+    return Counter(vocabulary.names[i] for i in ids)
+
+
+def test_num_clusters_keeps_the_most_frequent_and_merges_the_rest(
+    entries: list[Entry], vocabulary: ObjectVocabulary
+) -> None:
+    counts = cluster_counts(entries, vocabulary)
+    merged = build_object_vocabulary(entries, num_clusters=40)
+    assert len(merged) == 41 and merged.names[:2] == [NULL, OTHER]  # 39 named + other, and null
+    kept, dropped = set(merged.names[2:]), set(counts) - set(merged.names[2:])
+    cutoff = min(counts[name] for name in kept)
+    assert cutoff >= max(counts[name] for name in dropped)
+    tied = [name for name in counts if counts[name] == cutoff]
+    assert max(n for n in tied if n in kept) < min(n for n in tied if n in dropped)  # ties by name
+    assert {"bottle", "pen", "phone"} <= kept and "yoghurt" in dropped
+    assert merged.phrases["yoghurt"] == OTHER and merged.label("yoghurt") == merged.other
+    assert merged.label("mobile phone") == merged.clusters["phone"]
+    others = sum(merged.labels(entry.placeholders)[k] == merged.other for entry in entries for k in (0, 1))
+    assert others == sum(counts[name] for name in dropped)
+
+
+def test_num_clusters_beyond_the_seen_ones_keeps_every_cluster(
+    entries: list[Entry], vocabulary: ObjectVocabulary
+) -> None:
+    assert build_object_vocabulary(entries, num_clusters=307) == vocabulary
+    assert build_object_vocabulary(entries, num_clusters=1).names == [NULL, OTHER]
+    with pytest.raises(ValueError, match="num_clusters must be >= 1.*got 0"):
+        build_object_vocabulary(entries, num_clusters=0)
 
 
 def test_save_load_round_trip(tmp_path: Path, vocabulary: ObjectVocabulary, entries: list[Entry]) -> None:

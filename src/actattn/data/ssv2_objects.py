@@ -21,8 +21,14 @@ and a null label for one-object actions. This module rebuilds such a vocabulary:
    ``"iPhone"`` share the cluster ``phone``, as the paper's example asks; a hyphenated head not
    in the table keeps its last part (``plastic-container`` -> ``container``). The literal
    ``"something"`` keeps its own cluster.
-3. :func:`build_object_vocabulary` counts the clusters of the labelled placeholders; clusters seen
-   fewer than ``min_count`` times map to ``"<other>"``.
+3. :func:`build_object_vocabulary` counts the clusters of the labelled placeholders of the training
+   split and, asked for ``num_clusters`` object clusters (307 for the paper), keeps the
+   ``num_clusters - 1`` most frequent (ties by name) and merges the rest into ``"<other>"``, which
+   is the last of the ``num_clusters``; the null label is not an object cluster, so the classifier
+   has ``num_clusters + 1`` outputs. The paper says only that nouns "describing the same or
+   similar objects" are merged "for a total of 307 object clusters" and that a null label stands in
+   for the second object of one-object actions; it does not say whether the 307 count the null
+   label. Counting it out, and merging the long tail by frequency, is this module's choice.
 
 Labels (:meth:`ObjectVocabulary.labels`): the placeholders that normalise to ``""`` are skipped;
 the first remaining one is the first object, the second the second object or ``"<null>"``; any
@@ -278,13 +284,17 @@ class ObjectVocabulary:
             raise ValueError(f"{path}: {err}") from None
 
 
-def build_object_vocabulary(entries: Iterable[Entry], min_count: int = 1) -> ObjectVocabulary:
+def build_object_vocabulary(entries: Iterable[Entry], num_clusters: int | None = None) -> ObjectVocabulary:
     """Cluster the first two object placeholders of labelled entries (see the module docstring).
 
-    Clusters with fewer than ``min_count`` occurrences map to ``"<other>"``. Ids: ``"<null>"`` 0,
-    ``"<other>"`` 1, then the clusters in alphabetical order. An entry without placeholders (a
-    test-split entry) raises ValueError with its id.
+    ``num_clusters``: object clusters to keep, ``"<other>"`` included and ``"<null>"`` not: the
+    ``num_clusters - 1`` most frequent clusters (equal counts in name order) keep their own id and
+    the others map to ``"<other>"``; fewer seen clusters are all kept. ``None`` keeps every
+    cluster. Ids: ``"<null>"`` 0, ``"<other>"`` 1, then the kept clusters in alphabetical order.
+    An entry without placeholders (a test-split entry) raises ValueError with its id.
     """
+    if num_clusters is not None and num_clusters < 1:
+        raise ValueError(f"build_object_vocabulary: num_clusters must be >= 1 ('<other>' is one), got {num_clusters}")
     phrase_counts: Counter[str] = Counter()
     for entry in entries:
         if not entry.placeholders:
@@ -295,7 +305,8 @@ def build_object_vocabulary(entries: Iterable[Entry], min_count: int = 1) -> Obj
     cluster_counts: Counter[str] = Counter()
     for phrase, count in phrase_counts.items():
         cluster_counts[phrase_cluster[phrase]] += count
-    kept = sorted(name for name, count in cluster_counts.items() if count >= min_count)
+    by_frequency = sorted(cluster_counts, key=lambda name: (-cluster_counts[name], name))
+    kept = sorted(by_frequency if num_clusters is None else by_frequency[: num_clusters - 1])
     clusters = {NULL: 0, OTHER: 1, **{name: i for i, name in enumerate(kept, start=2)}}
     phrases = {phrase: name if name in clusters else OTHER for phrase, name in phrase_cluster.items()}
     return ObjectVocabulary(clusters, phrases)
