@@ -53,6 +53,67 @@ def test_pose_regularised_training_uses_keypoints(tiny_config: dict) -> None:
     assert torch.isfinite(module.trainer.callback_metrics["train/loss_pose"])
 
 
+def _evaluate_in_batches(multi_label: bool, logits: torch.Tensor, labels: torch.Tensor,
+                         batches: int) -> dict[str, float]:
+    """The validation metrics of ``logits`` (as the model's output) and ``labels`` fed in ``batches`` batches."""
+    module = ActionRecognizer("average_pooling", logits.shape[1], backbone="small_cnn", multi_label=multi_label)
+    module.run = lambda batch: ModelOutput({"action": batch["logits"]})
+    for chunk_logits, chunk_labels in zip(logits.chunk(batches), labels.chunk(batches)):
+        batch = {"video": torch.zeros(len(chunk_logits), 3, 1, 8, 8), "logits": chunk_logits,
+                 "label": chunk_labels, "skipped": torch.tensor(0)}
+        module.validation_step(batch, 0)
+    return {name: float(value) for name, value in module.val_metrics.compute().items()}
+
+
+@pytest.mark.filterwarnings("ignore")  # `self.log` without a trainer
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_metrics_do_not_depend_on_how_the_data_are_batched(multi_label: bool) -> None:
+    """torchmetrics treats a batch as logits only if some value leaves [0, 1]: the metrics get
+    probabilities, so a batch whose logits happen to lie in [0, 1] counts like the others."""
+    generator = torch.Generator().manual_seed(0)
+    logits = 3 * torch.randn(16, 5, generator=generator)
+    logits[:4] = torch.rand(4, 5, generator=generator)  # the first of 4 batches lies in [0, 1]
+    if multi_label:
+        labels = (torch.rand(16, 5, generator=generator) < 0.4).float()
+        labels[:, 0] = torch.tensor([1.0, 0.0] * 8)  # every label has a positive and a negative
+        labels[:, 1] = torch.tensor([0.0, 1.0] * 8)
+        labels[3, 2] = -1.0  # ambiguous
+    else:
+        labels = torch.arange(16) % 5
+    whole = _evaluate_in_batches(multi_label, logits, labels, batches=1)
+    assert set(whole) == ({"val/mAP"} if multi_label else {"val/top1", "val/top5", "val/mean_class_accuracy",
+                                                            "val/mAP"})
+    assert _evaluate_in_batches(multi_label, logits, labels, batches=4) == pytest.approx(whole, abs=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_multi_label_map_leaves_ambiguous_labels_out() -> None:
+    """An ambiguous (-1) entry changes nothing, whatever its score: HICO's official protocol."""
+    logits = torch.tensor([[2.0, -1.0], [1.0, 1.0], [-1.0, 2.0], [0.5, -2.0]])
+    labels = torch.tensor([[1.0, 0.0], [0.0, -1.0], [0.0, 1.0], [-1.0, 0.0]])
+    known = _evaluate_in_batches(True, logits, labels, batches=1)["val/mAP"]
+    assert known == pytest.approx(1.0)  # the known entries are ranked perfectly
+    for value in (-5.0, 5.0):
+        moved = logits.clone()
+        moved[1, 1] = moved[3, 0] = value
+        assert _evaluate_in_batches(True, moved, labels, batches=2)["val/mAP"] == pytest.approx(known)
+
+
+def test_multi_label_loss_leaves_ambiguous_labels_out() -> None:
+    module = ActionRecognizer("average_pooling", 3, backbone="small_cnn", multi_label=True, pos_weight=1.0)
+    video = torch.zeros(2, 3, 1, 8, 8)
+    target = torch.tensor([[1.0, -1.0, 0.0], [-1.0, 0.0, 1.0]])
+    logits = torch.tensor([[0.5, 3.0, -1.0], [-2.0, 1.0, 2.0]])
+    loss = module.losses(ModelOutput({"action": logits}), {"label": target, "video": video})["action"]
+    known = target >= 0
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits[known], target[known])
+    torch.testing.assert_close(loss, expected)
+    moved = logits.clone()
+    moved[~known] = -7.0  # scores of ambiguous entries carry no loss
+    torch.testing.assert_close(module.losses(ModelOutput({"action": moved}), {"label": target, "video": video})["action"],
+                               expected)
+
+
 def test_multi_label_loss_is_weighted_sigmoid_cross_entropy() -> None:
     module = ActionRecognizer("average_pooling", 3, backbone="small_cnn", multi_label=True, pos_weight=10.0)
     logits = torch.tensor([[0.0, 1.0, -1.0]])

@@ -1,10 +1,14 @@
 """The Lightning module that trains and evaluates any model of :func:`actattn.create_model`.
 
-Losses: softmax cross-entropy for single-label sets (SSv2, HMDB51, MPII), weighted sigmoid
-cross-entropy for multi-label sets (HICO; ``pos_weight=10`` as the Attentional Pooling code), plus
-the pose heatmap loss when a head predicts pose and the batch carries keypoints. Metrics come from
-torchmetrics: top-1, top-5, mean class accuracy and mAP (single-label), mAP (multi-label), and
-object top-1 for heads that recognise objects.
+Losses: softmax cross-entropy for single-label sets (SSv2, HMDB51, MPII), sigmoid cross-entropy
+for multi-label sets (HICO) with positives weighted by ``pos_weight`` (the Attentional Pooling
+paper's own Table 2 rows use 1, the unweighted loss; 10 is the authors' code's multi-label option,
+the "weighted loss" of the Fusion rows), plus the pose heatmap loss, on the backbone's feature
+cells, when a head predicts pose and the batch carries keypoints. Multi-label targets are 1
+(positive), 0 (negative) or -1 (ambiguous, HICO's 0 labels): ambiguous entries are left out of the
+loss and of the mAP, as in HICO's official evaluation. Metrics come from torchmetrics: top-1,
+top-5, mean class accuracy and mAP (single-label), mAP (multi-label), and object top-1 for heads
+that recognise objects.
 """
 from __future__ import annotations
 
@@ -32,9 +36,19 @@ SCHEDULES = ("none", "step", "multistep", "cosine")
 
 
 def make_metrics(num_classes: int, multi_label: bool) -> MetricCollection:
-    """The held-out action metrics: top-1/top-5/mean class accuracy/mAP, or mAP for multi-label sets."""
+    """The held-out action metrics: top-1/top-5/mean class accuracy/mAP, or mAP for multi-label sets.
+
+    They take probabilities (:func:`action_scores`), never logits: torchmetrics decides per
+    ``update()`` whether its inputs are logits (any value outside [0, 1]), so logits made the
+    result depend on how the data were split into batches. Multi-label targets are int64 with -1
+    for an ambiguous entry, which the mAP ignores (``ignore_index=-1``). Classes without positives
+    (torchmetrics 1.9): in the multi-label mAP such a label has AP 0 (its recall is set to 1, with
+    a warning) and still counts in the mean, so a split where some labels have no positive
+    reports less than the mean over the labels present; in the single-label mAP such a class's AP
+    is NaN and it is left out of the mean (with a warning).
+    """
     if multi_label:
-        return MetricCollection({"mAP": MultilabelAveragePrecision(num_labels=num_classes)})
+        return MetricCollection({"mAP": MultilabelAveragePrecision(num_labels=num_classes, ignore_index=-1)})
     # no compute groups: torchmetrics merges metrics whose states agree after the first batch, and
     # top-5 then reported top-1 (or mean class accuracy) whenever the first batch had no top-1 error
     return MetricCollection(
@@ -46,6 +60,20 @@ def make_metrics(num_classes: int, multi_label: bool) -> MetricCollection:
         },
         compute_groups=False,
     )
+
+
+def action_scores(logits: Tensor, multi_label: bool) -> Tensor:
+    """Class probabilities for the metrics: sigmoid per label (multi-label) or softmax over classes."""
+    return logits.sigmoid() if multi_label else logits.softmax(dim=-1)
+
+
+def masked_bce(logits: Tensor, target: Tensor, pos_weight: float) -> Tensor:
+    """Sigmoid cross-entropy with positives weighted by ``pos_weight``, averaged over the known
+    entries of ``target`` (1 or 0; -1 ambiguous entries are left out)."""
+    known = target >= 0
+    weight = torch.full_like(logits[0], pos_weight)
+    loss = F.binary_cross_entropy_with_logits(logits, target.clamp(min=0), pos_weight=weight, reduction="none")
+    return (loss * known).sum() / known.sum().clamp(min=1)
 
 
 def makes_maps(head: torch.nn.Module) -> bool:
@@ -132,16 +160,14 @@ class ActionRecognizer(L.LightningModule):
             return dual_attention_loss(out, batch["label"], batch.get("objects"))
         logits = out.logits["action"]
         if self.hparams.multi_label:
-            weight = torch.full_like(logits[0], self.hparams.pos_weight)
-            action = F.binary_cross_entropy_with_logits(logits, batch["label"].float(), pos_weight=weight)
+            action = masked_bce(logits, batch["label"].float(), self.hparams.pos_weight)
         else:
             action = F.cross_entropy(logits, batch["label"])
         losses = {"action": action}
         if "pose" in out.aux and "keypoints" in batch:
             pred = out.aux["pose"]
-            target, valid = keypoint_heatmaps(
-                batch["keypoints"], image_size=tuple(batch["video"].shape[-2:]), grid=tuple(pred.shape[-2:])
-            )
+            target, valid = keypoint_heatmaps(batch["keypoints"], image_size=tuple(batch["video"].shape[-2:]),
+                                              stride=self.model.backbone.output_stride)
             losses["pose"] = self.hparams.pose_weight * pose_heatmap_loss(pred, target, valid)
         return losses
 
@@ -172,7 +198,9 @@ class ActionRecognizer(L.LightningModule):
         self.log(f"{stage}/clips", clips, on_step=False, on_epoch=True)
         out = self.run(batch)
         loss = sum(self.losses(out, batch).values())
-        metrics.update(out.logits["action"], batch["label"])
+        multi_label = self.hparams.multi_label
+        labels = batch["label"].long() if multi_label else batch["label"]  # multi-hot: int64 with -1 ambiguous
+        metrics.update(action_scores(out.logits["action"], multi_label), labels)
         self.log(f"{stage}/loss", loss, batch_size=len(batch["video"]), sync_dist=True)
         self.log_dict(metrics, prog_bar=stage == "val")
         if predicts_objects(self.model.head):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from actattn.data.csv_list import CsvVideoList, read_csv_list
+from actattn.data.csv_list import CsvVideoList, MultiLabel, read_csv_list
 from actattn.data.transforms import eval_transform
 from actattn.data.video import VideoDecodeError, write_video
 
@@ -88,3 +88,30 @@ def test_multi_label_rows_become_multi_hot_and_images_decode(tmp_path):
     assert sample["label"].tolist() == [1.0, 0.0, 0.0, 1.0, 0.0] and sample["label"].dtype == torch.float32
     with pytest.raises(ValueError, match="line 1: several labels"):
         read_csv_list(tmp_path / "list.csv", class_names=list("abcde"))
+
+
+def test_ambiguous_labels_are_minus_one_in_the_multi_hot_target(tmp_path):
+    """HICO's 0 (ambiguous) labels: `?id` tokens, carried as -1 so that loss and mAP can leave them out."""
+    from PIL import Image
+
+    Image.fromarray(np.full((40, 40, 3), 200, np.uint8)).save(tmp_path / "img.jpg")
+    (tmp_path / "names.csv").write_text("img.jpg,a;?c\n", encoding="utf-8")
+    rows = read_csv_list(tmp_path / "names.csv", class_names=list("abcde"), multi_label=True)
+    assert [label for _, label in rows] == [MultiLabel((0,), (2,))]
+    (tmp_path / "list.csv").write_text("img.jpg,0;?2;3\nimg.jpg,?4\n", encoding="utf-8")
+    data = CsvVideoList(tmp_path / "list.csv", num_segments=1, train=False, transform=eval_transform(32),
+                        multi_label=True)
+    assert data.class_names == ["0", "1", "2", "3", "4"]  # ambiguous ids count for the number of classes
+    assert data[0]["label"].tolist() == [1.0, 0.0, -1.0, 1.0, 0.0]
+    assert data[1]["label"].tolist() == [0.0, 0.0, 0.0, 0.0, -1.0]
+
+
+@pytest.mark.parametrize(("line", "multi_label", "problem"), [
+    ("x.jpg,1;?1", True, r"classes \[1\] are both positive and ambiguous"),
+    ("x.jpg,?1", False, "ambiguous label '\\?1' in a single-label list"),
+    ("x.jpg,3;?", True, "'\\?' without a class in '3;\\?'"),
+])
+def test_bad_ambiguous_labels_name_file_and_line(tmp_path, line, multi_label, problem):
+    (tmp_path / "list.csv").write_text(f"x.jpg,0\n{line}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"list.csv, line 2: {problem}"):
+        read_csv_list(tmp_path / "list.csv", multi_label=multi_label)

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from actattn.data.datamodule import VideoDataModule, collate_drop_none
-from actattn.data.transforms import HorizontalFlip
+from actattn.data.pose import COCO_KEYPOINT_NAMES
+from actattn.data.transforms import HorizontalFlip, MultiScaleCrop, RandomCrop
 from actattn.data.video import write_video
 
 NAMES = ["Pushing something from left to right", "Pushing something from right to left", "Lifting something up"]
@@ -97,6 +98,47 @@ def test_flip_only_when_asked(ssv2_root):
     (flip,) = [s for s in flipping.datasets["train"].transform.steps if isinstance(s, HorizontalFlip)]
     assert flip.label_map == {0: 1, 1: 0, 2: 2}
     assert not any(isinstance(s, HorizontalFlip) for s in flipping.datasets["val"].transform.steps)
+
+
+def test_random_crop_and_flips_of_multi_label_clips_with_keypoints(ssv2_root, tmp_path):
+    """The MPII/HICO recipe: a random crop, flips of multi-hot labels (ambiguous -1 kept), and the
+    left and right joints swapped by the flip."""
+    csv = tmp_path / "train.csv"
+    csv.write_text("".join(f"{ssv2_root}/videos/{i}.mp4,0;?2\n" for i in range(2)), encoding="utf-8")
+    cache = tmp_path / "keypoints"
+    cache.mkdir()
+    keypoints = np.zeros((8, 17, 3), dtype=np.float32)
+    keypoints[:, :, 2] = 1.0
+    keypoints[:, COCO_KEYPOINT_NAMES.index("left_eye"), 0] = 10.0
+    keypoints[:, COCO_KEYPOINT_NAMES.index("right_eye"), 0] = 20.0
+    for i in range(2):
+        np.savez(cache / f"{i}.npz", keypoints=keypoints)
+    dm = VideoDataModule("csv", train_file=csv, multi_label=True, num_segments=1, size=32, short_side=40,
+                         crop="random", flip=True, keypoints=True, groundtruth_dir=cache, keypoint_layout="coco")
+    dm.setup()
+    data = dm.datasets["train"]
+    assert [type(step) for step in data.transform.steps][1:3] == [RandomCrop, HorizontalFlip]
+    left, right = COCO_KEYPOINT_NAMES.index("left_eye"), COCO_KEYPOINT_NAMES.index("right_eye")
+    flipped = 0
+    for epoch in range(12):
+        sample = data[0, epoch]
+        assert sample["label"].tolist() == [1.0, 0.0, -1.0]
+        eyes = sample["keypoints"][0, [left, right], 0]
+        assert eyes[1] - eyes[0] == 10  # the person's right eye stays 10 px right of the left one
+        flipped += bool(eyes[0] >= 12)  # 40x56 frames, left offset 0..24: unflipped x = 10 - offset
+    assert 0 < flipped < 12
+
+
+def test_crop_and_keypoint_layout_arguments(ssv2_root):
+    dm = _ssv2(ssv2_root)  # TSN's multi-scale crop unless asked otherwise
+    dm.setup()
+    assert any(isinstance(step, MultiScaleCrop) for step in dm.datasets["train"].transform.steps)
+    with pytest.raises(ValueError, match="crop must be one of"):
+        VideoDataModule("csv", train_file="t.csv", crop="corners")
+    with pytest.raises(ValueError, match="keypoint_layout must be one of"):
+        VideoDataModule("csv", train_file="t.csv", keypoint_layout="openpose")
+    with pytest.raises(ValueError, match="flip=True needs keypoint_layout"):
+        VideoDataModule("csv", train_file="t.csv", keypoints=True, groundtruth_dir="gt", flip=True)
 
 
 def test_collate_drops_none_and_counts_it():

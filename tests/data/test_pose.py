@@ -1,9 +1,10 @@
-"""actattn.data.pose: disc heatmap targets, Keypoint R-CNN on random weights, the detection cache."""
+"""actattn.data.pose: disc heatmap targets, joint layouts, Keypoint R-CNN on random weights, the detection cache."""
 import numpy as np
 import pytest
 import torch
 
-from actattn.data.pose import KeypointDetector, cached_keypoints, keypoint_heatmaps
+from actattn.backbones import create_backbone
+from actattn.data.pose import JOINT_NAMES, KeypointDetector, cached_keypoints, flip_permutation, keypoint_heatmaps
 from actattn.data.video import write_video
 
 
@@ -17,7 +18,7 @@ def test_heatmap_peaks_at_the_joint_and_flags_invalid_joints():
             [10.0, -1.0, 1.0],  # above the image
         ]
     )
-    maps, valid = keypoint_heatmaps(keypoints, image_size=(60, 100), grid=(6, 10), radius_ratio=0.05)
+    maps, valid = keypoint_heatmaps(keypoints, image_size=(60, 100), stride=10, radius_ratio=0.05)
     assert maps.shape == (5, 6, 10) and valid.tolist() == [True, True, False, False, False]
     assert maps.min() >= 0 and maps.max() <= 1
     for joint, cell in ((0, (1, 3)), (1, (5, 8))):
@@ -30,16 +31,47 @@ def test_heatmap_peaks_at_the_joint_and_flags_invalid_joints():
 
 
 def test_heatmap_radius_and_leading_dimensions():
-    keypoints = torch.tensor([50.0, 50.0, 1.0]).expand(2, 3, 4, 3).clone()
-    small, _ = keypoint_heatmaps(keypoints, (100, 100), (15, 15), radius_ratio=0.05)
-    large, valid = keypoint_heatmaps(keypoints, (100, 100), (15, 15), radius_ratio=0.2)
+    keypoints = torch.tensor([52.5, 52.5, 1.0]).expand(2, 3, 4, 3).clone()  # the centre of a 15x15 grid
+    small, _ = keypoint_heatmaps(keypoints, (105, 105), 7, radius_ratio=0.05)
+    large, valid = keypoint_heatmaps(keypoints, (105, 105), 7, radius_ratio=0.2)
     assert small.shape == (2, 3, 4, 15, 15) and valid.shape == (2, 3, 4) and bool(valid.all())
     assert large[0, 0, 0].count_nonzero() > 4 * small[0, 0, 0].count_nonzero()
     # a disc is symmetric (up to the row sampling: columns are exact)
     torch.testing.assert_close(large[0, 0, 0], large[0, 0, 0].T, atol=0.02, rtol=0)
     torch.testing.assert_close(large[0, 0, 0], large[0, 0, 0].flip(0))
     with pytest.raises(ValueError, match=r"\(\.\.\., J, 3\)"):
-        keypoint_heatmaps(torch.zeros(4, 2), (10, 10), (2, 2))
+        keypoint_heatmaps(torch.zeros(4, 2), (10, 10), 5)
+
+
+@pytest.mark.parametrize(("backbone", "kwargs", "image_size"), [
+    ("resnet18", {"stride1_last": True}, (50, 70)),  # stride 16
+    ("resnet18", {}, (100, 60)),  # stride 32
+    ("small_cnn", {}, (33, 41)),  # stride 8
+])
+def test_heatmap_cells_are_the_feature_cells(backbone, kwargs, image_size):
+    """H, W not multiples of the stride: the grid is the backbone's ceil(H / s) x ceil(W / s), and a
+    joint at the centre of feature cell (i, j) (pixels [i s, (i + 1) s)) peaks in that cell."""
+    trunk = create_backbone(backbone, **kwargs)
+    stride, (height, width) = trunk.output_stride, image_size
+    with torch.no_grad():
+        grid = tuple(trunk(torch.zeros(1, 3, 1, height, width)).shape[-2:])
+    cells = [(i, j) for i in range(grid[0]) for j in range(grid[1])
+             if (i + 0.5) * stride < height and (j + 0.5) * stride < width]  # centres inside the image
+    keypoints = torch.tensor([[(j + 0.5) * stride, (i + 0.5) * stride, 1.0] for i, j in cells])
+    maps, valid = keypoint_heatmaps(keypoints, image_size, stride, radius_ratio=0.02)
+    assert maps.shape == (len(cells), *grid) and bool(valid.all())
+    for map_, (i, j) in zip(maps, cells):
+        assert map_[i, j] == 1 and map_.flatten().argmax().item() == i * grid[1] + j
+
+
+def test_flip_permutations_of_the_joint_layouts():
+    coco = flip_permutation(JOINT_NAMES["coco"])
+    assert coco[:5] == [0, 2, 1, 4, 3] and len(coco) == 17  # nose, eyes and ears of Keypoint R-CNN
+    mpii = flip_permutation(JOINT_NAMES["mpii"])
+    assert mpii == [5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 15, 14, 13, 12, 11, 10]  # 0 r ankle <-> 5 l ankle, ...
+    assert flip_permutation(JOINT_NAMES["synthhoi"]) == [0, 1, 2, 3, 4]  # one arm: nothing to swap
+    with pytest.raises(ValueError, match="repeat"):
+        flip_permutation(["nose", "nose"])
 
 
 @pytest.fixture(scope="module", autouse=True)

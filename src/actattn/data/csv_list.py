@@ -3,17 +3,33 @@
 - The header row ``path,label`` is optional.
 - ``label`` is a class id (an integer) or, given ``class_names``, a class name; for multi-label
   sets (HICO) several, separated by ``;`` (``img.jpg,3;17;250``), read as a multi-hot vector.
+  A multi-label token with a leading ``?`` marks the class ambiguous (``img.jpg,3;17;?250``):
+  HICO's 0 labels, which its official evaluation leaves out. The vector is 1 at the positives,
+  -1 at the ambiguous classes and 0 elsewhere (HICO's -1 and its unannotated NaN labels are
+  negatives, as in its default evaluation); training masks the -1 entries out of the loss and the
+  mAP (:mod:`actattn.train`).
 - A relative ``path`` is taken relative to ``root`` if given, otherwise to the CSV's folder.
 """
 from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from actattn.data.sampling import ClipDataset, ClipRecord
+
+AMBIGUOUS = "?"  # prefix of an ambiguous class in a multi-label row
+
+
+@dataclass(frozen=True)
+class MultiLabel:
+    """The labels of a multi-label row: its positive class ids and its ambiguous ones."""
+
+    positive: tuple[int, ...]
+    ambiguous: tuple[int, ...] = ()
 
 
 def _parse_label(text: str, class_index: dict[str, int] | None) -> int:
@@ -31,13 +47,22 @@ def _parse_label(text: str, class_index: dict[str, int] | None) -> int:
     return class_index[text]
 
 
-def _parse_labels(text: str, class_index: dict[str, int] | None, multi_label: bool) -> int | tuple[int, ...]:
-    parts = text.split(";")
+def _parse_labels(text: str, class_index: dict[str, int] | None, multi_label: bool) -> int | MultiLabel:
+    parts = [part.strip() for part in text.split(";") if part.strip()]
     if not multi_label:
         if len(parts) > 1:
             raise ValueError(f"several labels {text!r} in a single-label list (use multi_label)")
+        if text.strip().startswith(AMBIGUOUS):
+            raise ValueError(f"ambiguous label {text!r} in a single-label list (use multi_label)")
         return _parse_label(text, class_index)
-    return tuple(_parse_label(part, class_index) for part in parts if part.strip())
+    if AMBIGUOUS in parts:
+        raise ValueError(f"{AMBIGUOUS!r} without a class in {text!r}")
+    positive = tuple(_parse_label(part, class_index) for part in parts if not part.startswith(AMBIGUOUS))
+    ambiguous = tuple(_parse_label(part[1:], class_index) for part in parts if part.startswith(AMBIGUOUS))
+    both = sorted(set(positive) & set(ambiguous))
+    if both:
+        raise ValueError(f"classes {both} are both positive and ambiguous in {text!r}")
+    return MultiLabel(positive, ambiguous)
 
 
 def read_csv_list(
@@ -46,8 +71,8 @@ def read_csv_list(
     class_names: Sequence[str] | None = None,
     root: str | Path | None = None,
     multi_label: bool = False,
-) -> list[tuple[Path, int | tuple[int, ...]]]:
-    """``(video path, class id or ids)`` per row; a malformed row raises ValueError naming file and line."""
+) -> list[tuple[Path, int | MultiLabel]]:
+    """``(video path, class id or MultiLabel)`` per row; a malformed row raises ValueError naming file and line."""
     path = Path(path)
     base = Path(root) if root is not None else path.parent
     class_index = None if class_names is None else {name: i for i, name in enumerate(class_names)}
@@ -71,15 +96,18 @@ def read_csv_list(
     return rows
 
 
-def max_label(label: int | tuple[int, ...]) -> int:
-    """The largest class id of a row's label(s)."""
-    return max(label, default=-1) if isinstance(label, tuple) else label
+def max_label(label: int | MultiLabel) -> int:
+    """The largest class id of a row's label(s), ambiguous ones included."""
+    if isinstance(label, MultiLabel):
+        return max(label.positive + label.ambiguous, default=-1)
+    return label
 
 
-def multi_hot(labels: tuple[int, ...], num_classes: int) -> np.ndarray:
-    """``(K,)`` float32 with ones at ``labels``."""
+def multi_hot(labels: MultiLabel, num_classes: int) -> np.ndarray:
+    """``(K,)`` float32: 1 at the positives, -1 at the ambiguous classes, 0 elsewhere."""
     vector = np.zeros(num_classes, np.float32)
-    vector[list(labels)] = 1.0
+    vector[list(labels.positive)] = 1.0
+    vector[list(labels.ambiguous)] = -1.0
     return vector
 
 
@@ -88,7 +116,8 @@ class CsvVideoList(ClipDataset):
 
     ``class_names`` (if given) names the classes and allows names in the label column; otherwise
     labels are integer ids and ``class_names`` is ``["0", "1", ...]`` up to the largest id.
-    ``multi_label`` reads ``;``-separated labels as a multi-hot ``(K,)`` float32 label.
+    ``multi_label`` reads ``;``-separated labels as a multi-hot ``(K,)`` float32 label (-1 marks
+    an ambiguous class, see the module docstring).
     ``keypoints_dir`` adds ``"keypoints"`` from ``keypoints_dir/{video stem}.npz``, the cache that
     ``actattn keypoints`` (torchvision's Keypoint R-CNN) writes.
     See :class:`~actattn.data.sampling.ClipDataset` for the sample and the bad-video behaviour.

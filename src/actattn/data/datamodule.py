@@ -15,10 +15,12 @@ import torch
 from torch.utils.data import DataLoader, default_collate
 
 from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
+from actattn.data.pose import JOINT_NAMES
 from actattn.data.sampling import ClipDataset, EpochSampler, ShardSampler
 from actattn.data.ssv2 import SomethingSomethingV2, read_labels, read_split
 from actattn.data.ssv2_objects import ObjectVocabulary, build_object_vocabulary
 from actattn.data.transforms import (
+    CROPS,
     IMAGENET_MEAN,
     IMAGENET_STD,
     TSN_SCALES,
@@ -81,11 +83,18 @@ class VideoDataModule(L.LightningDataModule):
     (default: ``"0" .. "K-1"`` for the largest id in any split); ``multi_label`` reads
     ``;``-separated labels as multi-hot vectors (csv only). ``objects_file`` (ssv2 only) gives
     each sample ``"objects"`` from the placeholders: the object clusters are read from that JSON
-    file, or built from the training split and written there for inspection and editing. ``short_side`` is the
-    side frames are resized to before cropping ``size`` (default ``size * 256 / 224``); ``scales`` are the
-    training crop's relative sides (TSN's multi-scale crop). ``flip`` enables horizontal
-    flips for the classes that :func:`~actattn.data.transforms.flip_label_map` allows.
-    ``num_classes`` and ``class_names`` are set by :meth:`setup`.
+    file, or built from the training split (``object_clusters`` of them if given, the Dual Attention
+    paper's 307 on SSv2; every head noun otherwise) and written there for inspection and editing.
+    ``short_side`` is the side frames are resized to before cropping ``size`` (default ``size * 256 / 224``). ``crop`` is the
+    training crop: ``"multiscale"`` (TSN's multi-scale corner/centre crop, whose relative sides are
+    ``scales``) or ``"random"`` (a ``size`` crop at a uniformly random position, the Attentional
+    Pooling code's 450 of 480 for MPII and HICO; ``scales`` unused); evaluation always takes the
+    centre crop. ``flip`` enables horizontal flips for the classes that
+    :func:`~actattn.data.transforms.flip_label_map` allows (multi-hot labels: see
+    :class:`~actattn.data.transforms.HorizontalFlip`). ``keypoint_layout`` names the joints of the
+    keypoint files, a key of :data:`~actattn.data.pose.JOINT_NAMES` (``"coco"``: ``actattn
+    keypoints``; ``"mpii"``; ``"synthhoi"``): a flip swaps their left and right channels, so
+    ``keypoints`` with ``flip`` need it. ``num_classes`` and ``class_names`` are set by :meth:`setup`.
     """
 
     def __init__(
@@ -104,15 +113,18 @@ class VideoDataModule(L.LightningDataModule):
         clip_stride: int | None = None,
         size: int = 224,
         short_side: int | None = None,
+        crop: str = "multiscale",
         scales: Sequence[float] = TSN_SCALES,
         batch_size: int = 8,
         num_workers: int = 0,
         keypoints: bool = False,
+        keypoint_layout: str | None = None,
         seed: int = 0,
         skip_bad_videos: bool = False,
         flip: bool = False,
         multi_label: bool = False,
         objects_file: str | Path | None = None,
+        object_clusters: int | None = None,
     ):
         super().__init__()
         if format not in FORMATS:
@@ -127,6 +139,13 @@ class VideoDataModule(L.LightningDataModule):
             raise ValueError("format 'ssv2' is single-label; multi_label needs format 'csv'")
         if keypoints and groundtruth_dir is None:
             raise ValueError("keypoints=True needs groundtruth_dir (the folder of keypoint .npz files)")
+        if crop not in CROPS:
+            raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+        if keypoint_layout is not None and keypoint_layout not in JOINT_NAMES:
+            raise ValueError(f"keypoint_layout must be one of {list(JOINT_NAMES)}, got {keypoint_layout!r}")
+        if keypoints and flip and keypoint_layout is None:
+            raise ValueError("keypoints=True with flip=True needs keypoint_layout (one of "
+                             f"{list(JOINT_NAMES)}), so that a flip swaps the left and right joints")
         self.save_hyperparameters(ignore=["class_names"])  # the module logs the resolved names
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         self.class_names: list[str] | None = list(class_names) if class_names is not None else None
@@ -173,8 +192,10 @@ class VideoDataModule(L.LightningDataModule):
     def _dataset(self, file: str | Path, train: bool) -> ClipDataset:
         hp = self.hparams
         label_map = flip_label_map(self.class_names) if hp.flip else None
+        joint_names = JOINT_NAMES[hp.keypoint_layout] if hp.keypoint_layout is not None else None
         if train:
-            transform = train_transform(hp.size, short_side=hp.short_side, scales=hp.scales, label_map=label_map)
+            transform = train_transform(hp.size, short_side=hp.short_side, crop=hp.crop, scales=hp.scales,
+                                        label_map=label_map, joint_names=joint_names)
         else:
             transform = eval_transform(hp.size, short_side=hp.short_side)
         common = dict(
@@ -221,7 +242,8 @@ class VideoDataModule(L.LightningDataModule):
             return ObjectVocabulary.load(path)
         if self.files["train"] is None:
             raise FileNotFoundError(f"{path} does not exist and there is no train_file to build it from")
-        vocabulary = build_object_vocabulary(read_split(self.files["train"], read_labels(self.hparams.labels_file)))
+        entries = read_split(self.files["train"], read_labels(self.hparams.labels_file))
+        vocabulary = build_object_vocabulary(entries, num_clusters=self.hparams.object_clusters)
         vocabulary.save(path)
         return vocabulary
 

@@ -1,8 +1,12 @@
-"""Pose for the pose-regularised Attentional Pooling: heatmap targets and a keypoint source.
+"""Pose for the pose-regularised Attentional Pooling: heatmap targets, joint layouts and a keypoint source.
 
 - :func:`keypoint_heatmaps`: keypoints -> per-joint target maps on the feature grid, as the
   Attentional Pooling code builds them (REFERENCE_NOTES section 1): a filled disc per joint of
-  radius ``radius_ratio`` x image width, no blur, area-downsampled, min-max normalised per map.
+  radius ``radius_ratio`` x image width, no blur, area-downsampled onto the backbone's cells,
+  min-max normalised per map.
+- :data:`JOINT_NAMES`: the joint order of each keypoint layout the project reads (COCO's 17 from
+  Keypoint R-CNN, MPII's 16, SynthHOI's 5 arm keypoints); :func:`flip_permutation` says which
+  channels a horizontal flip swaps ("left_wrist" <-> "right_wrist").
 - :class:`KeypointDetector`: torchvision's COCO Keypoint R-CNN, the highest-scoring person per
   frame (the paper used OpenPose keypoints, which cannot be downloaded here).
 - :func:`keypoint_cache` / :func:`cached_keypoints`: run the detector once per video and keep the
@@ -23,6 +27,7 @@ from torch import Tensor, nn
 from torchvision.models.detection import KeypointRCNN_ResNet50_FPN_Weights, keypointrcnn_resnet50_fpn
 
 from actattn.data.sampling import read_keypoints
+from actattn.data.synthetic import KEYPOINT_NAMES
 from actattn.data.video import read_video
 from actattn.files import atomic_write
 
@@ -30,34 +35,73 @@ NUM_COCO_KEYPOINTS = 17
 _DRAW_ROWS = 200  # the reference draws its discs on a 200-px map before resizing to the grid
 _FRAMES_PER_CALL = 8
 
+COCO_KEYPOINT_NAMES: tuple[str, ...] = tuple(KeypointRCNN_ResNet50_FPN_Weights.COCO_V1.meta["keypoint_names"])
+# the MPII Human Pose README's joint ids 0..15; "left"/"right" are the person's own sides
+MPII_JOINT_NAMES: tuple[str, ...] = (
+    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
+    "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
+    "left_wrist",
+)
+JOINT_NAMES: dict[str, tuple[str, ...]] = {
+    "coco": COCO_KEYPOINT_NAMES,  # `actattn keypoints` (Keypoint R-CNN)
+    "mpii": MPII_JOINT_NAMES,
+    "synthhoi": KEYPOINT_NAMES,  # one arm: no left/right pairs, a flip keeps every channel
+}
+
+
+def _mirror_joint(name: str) -> str:
+    """``"left_wrist"`` -> ``"right_wrist"`` and back; a name without a side is its own mirror."""
+    sides = {"left": "right", "right": "left"}
+    return "_".join(sides.get(part, part) for part in name.split("_"))
+
+
+def flip_permutation(joint_names: Sequence[str]) -> list[int]:
+    """Joint order after a horizontal flip: channel ``i`` of the flipped keypoints is channel
+    ``perm[i]`` of the original, the joint of the other side (``"left_x"`` <-> ``"right_x"``).
+
+    A flip mirrors the person, so their left joints land where their right joints were. A joint
+    with a side and no partner in ``joint_names`` raises ValueError.
+    """
+    index = {name: i for i, name in enumerate(joint_names)}
+    if len(index) != len(joint_names):
+        raise ValueError(f"joint names repeat: {list(joint_names)}")
+    missing = [name for name in joint_names if _mirror_joint(name) not in index]
+    if missing:
+        raise ValueError(f"joints {missing} have a side but no mirrored partner in {list(joint_names)}")
+    return [index[_mirror_joint(name)] for name in joint_names]
+
 
 def keypoint_heatmaps(
-    keypoints: Tensor, image_size: tuple[int, int], grid: tuple[int, int], radius_ratio: float = 0.05
+    keypoints: Tensor, image_size: tuple[int, int], stride: int, radius_ratio: float = 0.05
 ) -> tuple[Tensor, Tensor]:
     """Disc heatmaps ``(..., J, h, w)`` in [0, 1] and validity ``(..., J)`` for ``(..., J, 3)`` keypoints.
 
     keypoints: ``(x, y, visible)`` in pixels of an image of ``image_size = (H, W)``, continuous
-    coordinates (pixel ``i`` spans ``[i, i + 1)``). A joint is valid if visible and inside the
-    image; an invalid joint's map is all zeros. Each map is the fraction of every grid cell that
-    a filled disc of radius ``radius_ratio * W`` covers (an area downsampling of the disc drawn on
-    at least 200 rows: exact along x, 200-or-more-row sampling along y), then min-max normalised,
-    so its maximum is 1 at the cells around the joint.
+    coordinates (pixel ``i`` spans ``[i, i + 1)``). The grid is the backbone's feature grid for
+    output ``stride`` s: ``h, w = ceil(H / s), ceil(W / s)``, and cell ``(i, j)`` covers pixels
+    ``[i s, (i + 1) s) x [j s, (j + 1) s)``, so the last row and column of cells reach past the
+    image when H or W is not a multiple of s. A joint is valid if visible and inside the image;
+    an invalid joint's map is all zeros. Each map is the fraction of every cell's ``s x s`` area
+    that a filled disc of radius ``radius_ratio * W``, clipped to the image, covers (exact along
+    x, sampled on at least 200 rows along y), then min-max normalised, so its maximum is 1 at the
+    cells around the joint.
     """
     if keypoints.shape[-1] != 3:
         raise ValueError(f"keypoints must be (..., J, 3), got {tuple(keypoints.shape)}")
     height, width = image_size
-    grid_h, grid_w = grid
-    rows = math.ceil(_DRAW_ROWS / grid_h) * grid_h
+    grid_h, grid_w = math.ceil(height / stride), math.ceil(width / stride)
+    rows_per_cell = math.ceil(_DRAW_ROWS / grid_h)
     points = rearrange(keypoints.float(), "... c -> (...) c")
     x, y, visible = points.unbind(-1)
     valid = (visible > 0) & (x >= 0) & (x < width) & (y >= 0) & (y < height)
     radius = radius_ratio * width
-    row_y = (torch.arange(rows, device=points.device) + 0.5) * (height / rows)
+    row_y = (torch.arange(grid_h * rows_per_cell, device=points.device) + 0.5) * (stride / rows_per_cell)
     half_chord = (radius**2 - (row_y[None, :] - y[:, None]) ** 2).clamp(min=0).sqrt()  # (N, rows)
-    cell_edges = torch.arange(grid_w + 1, device=points.device) * (width / grid_w)
+    half_chord = half_chord * (row_y < height)  # no disc below the image
+    cell_edges = torch.arange(grid_w + 1, device=points.device) * stride
     left = torch.maximum(x[:, None, None] - half_chord[..., None], cell_edges[:-1])
-    right = torch.minimum(x[:, None, None] + half_chord[..., None], cell_edges[1:])
-    covered = (right - left).clamp(min=0) / (width / grid_w)  # (N, rows, w)
+    right = torch.minimum(x[:, None, None] + half_chord[..., None], cell_edges[1:].clamp(max=width))
+    covered = (right - left).clamp(min=0) / stride  # (N, rows, w)
     maps = reduce(covered, "n (h s) w -> n h w", "mean", h=grid_h) * valid[:, None, None]
     low = maps.amin(dim=(1, 2), keepdim=True)
     span = maps.amax(dim=(1, 2), keepdim=True) - low

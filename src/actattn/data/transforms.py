@@ -4,7 +4,8 @@ A step maps a sample dict to a sample dict, drawing any randomness from the nump
 passed beside it (the dataset passes a per-sample generator, so augmentation is reproducible):
 
 - ``"frames"``: ``(T, H, W, 3)`` uint8 numpy;
-- ``"label"`` (optional): ``int``, or ``None`` / absent when unlabelled;
+- ``"label"`` (optional): ``int``, a ``(K,)`` multi-hot numpy array (1 positive, 0 negative,
+  -1 ambiguous), or ``None`` / absent when unlabelled;
 - ``"keypoints"`` (optional): ``(T, J, 3)`` float ``(x, y, visible)`` in pixels of the frames, in
   continuous coordinates (pixel ``i`` spans ``[i, i + 1)``), so a resize scales them and a flip
   maps ``x`` to ``W - x``. Joints that leave the frame keep their coordinates;
@@ -12,9 +13,10 @@ passed beside it (the dataset passes a per-sample generator, so augmentation is 
 
 :class:`Normalize` ends a pipeline: it replaces ``"frames"`` by ``"video"``, a float32 tensor
 ``(3, T, H, W)`` normalised with the ImageNet mean and std, and makes ``"keypoints"`` a float32
-tensor. The recipe is TSN's (REFERENCE_NOTES sections 5 and 6): resize the short side,
-multi-scale corner/centre crop for training, centre crop for evaluation; horizontal flip only where
-the labels allow it (:func:`flip_label_map`).
+tensor. Two training recipes: TSN's (REFERENCE_NOTES sections 5 and 6: resize the short side,
+multi-scale corner/centre crop) and the Attentional Pooling code's (section 1: resize the short
+side to 480, a uniformly random 450 crop); both evaluate on a centre crop. A horizontal flip is
+applied only where the labels allow it (:func:`flip_label_map`) and swaps left and right joints.
 """
 from __future__ import annotations
 
@@ -26,11 +28,20 @@ import torch
 import torchvision.transforms.v2.functional as TF
 from einops import rearrange
 
+from actattn.data.pose import flip_permutation
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TSN_SCALES = (1.0, 0.875, 0.75, 0.66)
 
+CROPS = ("multiscale", "random")
+
 _SIDE = re.compile(r"\b(left|right)\b", re.IGNORECASE)
+# "right" as an intensifier ("pulling it right out", "right away"): not a side. After "the", "to"
+# or "from" it is one ("from left to right through something").
+_INTENSIFIER = re.compile(
+    r"(?<!the )(?<!to )(?<!from )right (?:out|away|back|now|here|there|through)\b", re.IGNORECASE
+)
 
 
 def _need_rng(step: object, rng: np.random.Generator | None) -> np.random.Generator:
@@ -116,6 +127,22 @@ class MultiScaleCrop:
         return _resize(_crop(sample, *box), self.size, self.size)
 
 
+class RandomCrop:
+    """A ``size x size`` crop at a uniformly random position (the Attentional Pooling code's
+    ``vgg_preprocessing``: 450 out of frames resized to a 480 short side)."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __call__(self, sample: dict, rng: np.random.Generator | None = None) -> dict:
+        rng = _need_rng(self, rng)
+        height, width = sample["frames"].shape[1:3]
+        if height < self.size or width < self.size:
+            raise ValueError(f"RandomCrop({self.size}) needs frames at least that large, got {height}x{width}")
+        top, left = int(rng.integers(height - self.size + 1)), int(rng.integers(width - self.size + 1))
+        return _crop(sample, top, left, self.size, self.size)
+
+
 class CenterCrop:
     """Crop the central ``size x size`` square."""
 
@@ -130,28 +157,63 @@ class CenterCrop:
 
 
 class HorizontalFlip:
-    """Mirror the clip with probability ``p`` and relabel it through ``label_map``.
+    """Mirror the clip with probability ``p``, relabel it through ``label_map`` and swap left and
+    right joints.
 
-    Only labels that are keys of ``label_map`` are flipped (see :func:`flip_label_map`); a clip
-    whose label is missing from it (a direction-sensitive class without a mirrored partner, or an
-    unknown label) is left unflipped. Keypoint channels are not swapped left/right, as in the
-    Attentional Pooling code (REFERENCE_NOTES section 1).
+    ``label_map`` comes from :func:`flip_label_map`. A class id label is flipped only if it is a
+    key of the map. A multi-hot label (a multi-label set) maps each class through it, the value
+    (1 positive, -1 ambiguous) moving to the mirrored class; it is flipped only if every class with
+    a nonzero value is a key (no HICO class name has a side, so every HICO image may flip). A clip
+    whose label cannot be flipped (a direction-sensitive class without a mirrored partner, an
+    unknown label) or that is unlabelled is left unflipped.
+
+    ``joint_names`` (e.g. :data:`actattn.data.pose.JOINT_NAMES` ``["coco"]``) name the keypoint
+    channels: a flip moves each joint's ``x`` to ``W - x`` and swaps the channels of "left_*" and
+    "right_*" joints (:func:`~actattn.data.pose.flip_permutation`), as the paper intends; the
+    Attentional Pooling code forgets the swap (REFERENCE_NOTES section 1). A sample with keypoints
+    needs them.
     """
 
-    def __init__(self, label_map: dict[int, int], p: float = 0.5):
+    def __init__(self, label_map: dict[int, int], p: float = 0.5, joint_names: Sequence[str] | None = None):
         self.label_map = label_map
         self.p = p
+        self.joint_names = None if joint_names is None else list(joint_names)
+        self.joint_order = None if joint_names is None else flip_permutation(joint_names)
+
+    def flipped_label(self, label: int | np.ndarray | None) -> int | np.ndarray | None:
+        """The label of the mirrored clip, or ``None`` if this label cannot be flipped."""
+        if label is None:
+            return None
+        if np.ndim(label) == 0:
+            return self.label_map.get(label)
+        positions = np.flatnonzero(label)
+        if any(int(i) not in self.label_map for i in positions):
+            return None
+        flipped = np.zeros_like(label)
+        flipped[[self.label_map[int(i)] for i in positions]] = label[positions]
+        return flipped
+
+    def _flip_keypoints(self, keypoints: np.ndarray, width: int) -> np.ndarray:
+        joints = np.shape(keypoints)[-2]
+        if self.joint_order is None:
+            raise ValueError(f"HorizontalFlip: the sample has keypoints ({joints} joints) but no joint_names, "
+                             "so left and right joints cannot be swapped")
+        if joints != len(self.joint_order):
+            raise ValueError(f"HorizontalFlip: the sample has {joints} joints, joint_names name "
+                             f"{len(self.joint_order)}: {self.joint_names}")
+        flipped = np.array(keypoints, dtype=np.float32)[..., self.joint_order, :]
+        flipped[..., 0] = width - flipped[..., 0]
+        return flipped
 
     def __call__(self, sample: dict, rng: np.random.Generator | None = None) -> dict:
         flip = _need_rng(self, rng).random() < self.p
-        if not flip or sample.get("label") not in self.label_map:
+        label = self.flipped_label(sample.get("label")) if flip else None
+        if label is None:
             return sample
         frames = sample["frames"]
-        out = {**sample, "frames": frames[:, :, ::-1], "label": self.label_map[sample["label"]]}
+        out = {**sample, "frames": frames[:, :, ::-1], "label": label}
         if "keypoints" in sample:
-            keypoints = np.array(sample["keypoints"], dtype=np.float32)
-            keypoints[..., 0] = frames.shape[2] - keypoints[..., 0]
-            out["keypoints"] = keypoints
+            out["keypoints"] = self._flip_keypoints(sample["keypoints"], frames.shape[2])
         return out
 
 
@@ -187,8 +249,12 @@ class Compose:
 
 
 def _mirror_name(name: str) -> str:
+    """``name`` with every "left"/"right" that is a side or a direction swapped (case kept)."""
+
     def swap(match: re.Match) -> str:
         word = match.group(0)
+        if _INTENSIFIER.match(name, match.start()):
+            return word
         other = "right" if word.lower() == "left" else "left"
         return other.capitalize() if word[0].isupper() else other
 
@@ -198,9 +264,13 @@ def _mirror_name(name: str) -> str:
 def flip_label_map(class_names: Sequence[str]) -> dict[int, int]:
     """Class id -> class id after a horizontal flip, for the classes that can be flipped.
 
-    A name without the words "left"/"right" maps to itself; a name with them maps to the class
-    whose name differs only by left <-> right ("from left to right" <-> "from right to left").
-    A class with "left"/"right" and no such partner is left out, so it is never flipped.
+    A "left"/"right" in a name is a side or a direction ("from left to right", "to the left",
+    "turning the camera left", "left hand") unless it is "right" as an intensifier before out,
+    away, back, now, here, there or through ("pulling it right out"; after "the", "to" or "from"
+    it stays a direction). A name without a side or direction maps to itself; a name with one
+    maps to the class whose name differs only by left <-> right ("from left to right" <-> "from
+    right to left"). A class with a side and no such partner is left out, so it is never flipped:
+    a phrasing not recognised as an intensifier costs that class its flips, never its label.
     """
     index = {name: i for i, name in enumerate(class_names)}
     label_map = {}
@@ -222,17 +292,25 @@ def train_transform(
     size: int,
     *,
     short_side: int | None = None,
+    crop: str = "multiscale",
     scales: Sequence[float] = TSN_SCALES,
     label_map: dict[int, int] | None = None,
+    joint_names: Sequence[str] | None = None,
 ) -> Compose:
-    """Resize (short side ``size * 256/224`` unless given), multi-scale crop, optional flip, normalise.
+    """Resize (short side ``size * 256/224`` unless given), crop, optional flip, normalise.
 
+    ``crop``: ``"multiscale"`` (TSN's :class:`MultiScaleCrop` over ``scales``, resized to ``size``)
+    or ``"random"`` (:class:`RandomCrop`, the Attentional Pooling code's; ``scales`` unused).
     Flipping is off unless ``label_map`` (from :func:`flip_label_map`) is given: on
     Something-Something a flip changes "left to right" into "right to left" (TSM disables it).
+    ``joint_names`` name the keypoint channels that a flip swaps (see :class:`HorizontalFlip`).
     """
-    steps = [Resize(short_side_of(size, short_side)), MultiScaleCrop(size, scales)]
+    if crop not in CROPS:
+        raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
+    cropper = MultiScaleCrop(size, scales) if crop == "multiscale" else RandomCrop(size)
+    steps = [Resize(short_side_of(size, short_side)), cropper]
     if label_map is not None:
-        steps.append(HorizontalFlip(label_map))
+        steps.append(HorizontalFlip(label_map, joint_names=joint_names))
     return Compose([*steps, Normalize()])
 
 
