@@ -121,7 +121,7 @@ def write_pictures(
         if sample is None:
             continue
         batch = {k: torch.as_tensor(v)[None].to(module.device) for k, v in sample.items() if k in ("video", "label", "objects")}
-        output = module.run(batch)
+        output = module.run(batch, class_maps=True)
         label = torch.as_tensor(sample["label"])
         target = int(label) if label.ndim == 0 and label >= 0 else None
         columns = attention_columns(output, 0, names, target)

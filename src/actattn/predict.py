@@ -49,7 +49,7 @@ def predict_video(module: ActionRecognizer, path: str | Path, *, top: int = 5, p
     transform = eval_transform(pipeline["size"], short_side=pipeline["short_side"], mean=pipeline["mean"],
                                std=pipeline["std"])
     video = transform({"frames": frames})["video"]
-    output = module.eval()(video[None].to(module.device))
+    output = module.eval()(video[None].to(module.device), class_maps=True)
     probabilities = output.logits["action"][0].softmax(-1)
     best = probabilities.topk(min(top, len(probabilities)))
     ranked = [{"label": names[int(i)], "probability": float(p)} for p, i in zip(best.values, best.indices)]

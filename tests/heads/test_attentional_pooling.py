@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 from einops import rearrange
+from torch.utils.flop_counter import FlopCounterMode
 
 from actattn.heads import AttentionalPooling, pose_heatmap_loss
 
@@ -49,7 +50,7 @@ def test_rank1_score_is_mean_of_top_down_times_bottom_up_averaged_over_frames() 
 def test_combined_map_is_elementwise_product_and_explains_the_score() -> None:
     head = make_head()
     feats = make_feats()
-    out = head(feats)
+    out = head(feats, class_maps=True)
     top_down, bottom_up, combined = out.aux["top_down"], out.attention["bottom_up"], out.aux["combined"]
     torch.testing.assert_close(combined, top_down * bottom_up[:, :, None])  # eq. 11
     torch.testing.assert_close(out.logits["action"], combined.mean(dim=(-2, -1)).mean(dim=1) + head.bias)
@@ -63,7 +64,7 @@ def test_combined_map_is_elementwise_product_and_explains_the_score() -> None:
 @pytest.mark.parametrize("kwargs", [{"rank": 2}, {"rank": 2, "class_specific": True}, {"rank": 3, "pose_joints": 2}])
 def test_combined_maps_explain_the_score_for_every_variant(kwargs: dict) -> None:
     head = make_head(**kwargs)
-    out = head(make_feats())
+    out = head(make_feats(), class_maps=True)
     assert out.aux["combined"].shape == out.aux["top_down"].shape == (2, 3, K, 4, 5)
     torch.testing.assert_close(out.logits["action"], out.aux["combined"].mean(dim=(-2, -1)).mean(dim=1) + head.bias)
     frames = rearrange(make_feats(), "b t c h w -> (b t) c h w")
@@ -102,10 +103,68 @@ def test_score_is_quadratic_form_trace_of_second_order_features(rank: int) -> No
         torch.testing.assert_close(logits[i], traces)
 
 
+VARIANTS = [{}, {"rank": 2}, {"class_specific": True}, {"rank": 2, "class_specific": True},
+            {"pose_joints": 3, "hidden_channels": 7}, {"rank": 2, "pose_joints": 3, "hidden_channels": 7}]
+
+
+@pytest.mark.parametrize("kwargs", VARIANTS)
+def test_logits_with_and_without_class_maps_are_the_maps_score(kwargs: dict) -> None:
+    """float32: the pooled form (eq. 6) and the maps form (eq. 10-11) give the same logits to 1e-5."""
+    head = make_head(**kwargs).float()
+    feats = make_feats().float()
+    frames = rearrange(feats, "b t c h w -> (b t) c h w")
+    hidden = frames if head.pose_hidden is None else torch.relu(head.pose_hidden[0](frames))
+    rank = kwargs.get("rank", 1)
+    top_down = rearrange(head.top_down(frames), "(b t) (p k) h w -> b t p k h w", b=2, p=rank)
+    bottom_up = rearrange(head.bottom_up(hidden), "(b t) (p k) h w -> b t p k h w", b=2, p=rank)
+    expected = (top_down * bottom_up).mean(dim=(-2, -1)).sum(dim=2).mean(dim=1) + head.bias  # eq. 11
+    without, with_maps = head(feats), head(feats, class_maps=True)
+    torch.testing.assert_close(without.logits["action"], expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(with_maps.logits["action"], expected, rtol=1e-5, atol=1e-5)
+    assert without.attention.keys() == with_maps.attention.keys() == {"top_down", "combined", "bottom_up"}
+    for name, maps in without.attention.items():  # the predicted class's maps, from its weights alone
+        torch.testing.assert_close(maps, with_maps.attention[name], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", VARIANTS)
+def test_training_forward_returns_no_per_class_maps_unless_asked(kwargs: dict) -> None:
+    head = make_head(**kwargs).train()
+    assert set(head(make_feats()).aux) <= {"pose"}
+    assert {"top_down", "combined"} <= set(head(make_feats(), class_maps=True).aux)
+
+
+def training_flops(head: AttentionalPooling, feats: torch.Tensor, **kwargs: bool) -> int:
+    """Multiply-add FLOPs (x2) of one forward and backward of the summed logits."""
+    with FlopCounterMode(display=False) as counter:
+        head(feats, **kwargs).logits["action"].sum().backward()
+    return counter.get_total_flops()
+
+
+def test_shared_bottom_up_training_step_costs_less_than_one_class_map_per_cell() -> None:
+    """eq. 6: a linear classifier on one pooled feature; the top-down maps of every class on request."""
+    channels, classes = 32, 50
+    head = AttentionalPooling(channels, classes).train()
+    feats = torch.randn(2, 2, channels, 6, 6, requires_grad=True)
+    every_cell = 2 * 4 * 36 * channels * classes  # forward of the top-down conv over all 4 * 36 cells
+    assert training_flops(head, feats) < every_cell / 2
+    assert training_flops(head, feats, class_maps=True) > every_cell
+
+
+def test_class_specific_scores_cost_two_maps_per_class_and_no_pooled_copies() -> None:
+    """Scores from t_k and h_k over every cell (eq. 10), without pooling K copies of X^T h_k."""
+    channels, classes = 32, 50
+    head = AttentionalPooling(channels, classes, class_specific=True).eval()
+    feats = torch.randn(2, 2, channels, 6, 6)
+    every_cell = 2 * 4 * 36 * channels * classes
+    with FlopCounterMode(display=False) as counter:
+        head(feats)
+    assert counter.get_total_flops() <= 2 * every_cell  # the t_k and h_k convs; the predicted maps are picked
+
+
 def test_class_specific_bottom_up_maps_touch_only_their_class() -> None:
     head = make_head(class_specific=True)
     feats = make_feats()
-    out = head(feats)
+    out = head(feats, class_maps=True)
     assert head.bottom_up.weight.shape == (K, C, 1, 1)
     assert out.aux["bottom_up"].shape == (2, 3, K, 4, 5)
     torch.testing.assert_close(out.aux["combined"], out.aux["top_down"] * out.aux["bottom_up"])
@@ -144,11 +203,14 @@ def test_dropout_only_in_training() -> None:
     feats = make_feats()
     torch.testing.assert_close(head(feats).logits["action"], head(feats).logits["action"])
     head.train()
-    first, second = head(feats), head(feats)
+    first, second = head(feats, class_maps=True), head(feats)
     assert not torch.allclose(first.logits["action"], second.logits["action"])
     torch.testing.assert_close(  # the maps in training use the same dropped-out X as the scores
         first.logits["action"], first.aux["combined"].mean(dim=(-2, -1)).mean(dim=1) + head.bias
     )
+    predicted = second.logits["action"].argmax(dim=1)  # so does the predicted class's map without class_maps
+    torch.testing.assert_close(second.logits["action"].gather(1, predicted[:, None])[:, 0],
+                               second.attention["combined"].mean(dim=(-2, -1)).mean(dim=1) + head.bias[predicted])
 
 
 def test_gradients_reach_both_attention_convs() -> None:

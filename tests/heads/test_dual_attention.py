@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import pytest
 import torch
-from einops import rearrange
 
 from actattn.heads.dual_attention import DualAttention, dual_attention_loss
 from actattn.output import ModelOutput

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from actattn.heads import AttentionalPooling, AveragePooling
+from actattn.heads import AttentionalPooling, AveragePooling, DualAttention
 from actattn.viz import attention_animation, attention_columns, attention_figure, denormalize, overlay
 from actattn.viz.overlay import IMAGENET_MEAN, IMAGENET_STD, normalize_map
 
@@ -38,7 +38,7 @@ def test_denormalize_inverts_imagenet_normalisation() -> None:
 def test_columns_follow_the_papers_figure_2() -> None:
     """Bottom-up, then top-down and combined for the ground-truth and the lowest-scoring class."""
     head = AttentionalPooling(8, 3).eval()
-    out = head(torch.randn(2, 4, 8, 5, 5))
+    out = head(torch.randn(2, 4, 8, 5, 5), class_maps=True)
     names = ["a", "b", "c"]
     titles = [title for title, _ in attention_columns(out, 1, names, target=2)]
     lowest = names[int(out.logits["action"][1].argmin())]
@@ -48,9 +48,30 @@ def test_columns_follow_the_papers_figure_2() -> None:
     torch.testing.assert_close(torch.from_numpy(maps[0][1]), out.aux["top_down"][1, :, 2])
 
 
+def test_without_class_maps_the_columns_are_the_predicted_class_maps() -> None:
+    head = AttentionalPooling(8, 3).eval()
+    feats = torch.randn(2, 4, 8, 5, 5)
+    columns = attention_columns(head(feats), 1, ["a", "b", "c"], target=2)
+    assert [title for title, _ in columns] == ["top_down", "combined", "bottom_up"]
+    predicted = int(head(feats).logits["action"][1].argmax())
+    expected = head(feats, class_maps=True).aux["top_down"][1, :, predicted]
+    torch.testing.assert_close(torch.from_numpy(columns[0][1]), expected)
+
+
+@pytest.mark.parametrize(("head", "columns"), [
+    (AveragePooling(8, 3), 2),  # top_down for GT and lowest
+    (AttentionalPooling(8, 3, class_specific=True), 6),  # top_down, combined, bottom_up, each for GT and lowest
+    (DualAttention(8, 3, 4, mode="self"), 2),  # action, object: no per-class maps
+])
+def test_every_head_takes_the_pictures_request_for_class_maps(head: torch.nn.Module, columns: int) -> None:
+    """``write_pictures`` and ``predict_video`` pass ``class_maps=True`` to whichever head the model has."""
+    out = head.eval()(torch.randn(1, 2, 8, 3, 3), class_maps=True)
+    assert len(attention_columns(out, 0, ["a", "b", "c"], target=0)) == columns
+
+
 def test_figure_and_animation_files(tmp_path: Path) -> None:
     head = AveragePooling(8, 3).eval()
-    out = head(torch.randn(1, 3, 8, 4, 4))
+    out = head(torch.randn(1, 3, 8, 4, 4), class_maps=True)
     frames = np.zeros((3, 24, 24, 3), np.uint8)
     columns = attention_columns(out, 0, ["a", "b", "c"])
     png = attention_figure(frames, columns, tmp_path / "f.png", "title")

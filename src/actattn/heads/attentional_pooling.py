@@ -9,6 +9,15 @@ quadratic form ``Tr(X^T X W_k^T) / n`` with ``W_k = sum_p a_{k,p} b_p^T`` (eq. 2
 approximation of second-order pooling. Frame scores are averaged over T (TSN consensus, as the
 paper did on HMDB51).
 
+Cost (eq. 6): with shared bottom-up maps the scores are a linear classifier on the P
+attention-pooled features ``x_p = X^T h_p / n``: two passes over X (h_p, then x_p) and a classifier
+on P vectors of f, where average pooling makes one pass and classifies one vector. The top-down maps
+of every class over every cell (an n x f x K product, nearly all of the work otherwise) are computed
+only for ``class_maps=True`` (the pictures); the predicted class's maps in ``attention`` come from
+that class's weights alone. With class-specific bottom-up maps there is no shared pooled feature
+(``X^T h_{k,p}`` would be K copies of f per frame), so the scores are the inner products of each
+class's top-down and bottom-up maps (eq. 10), computed over every cell: two n x f x K products.
+
 Variants (Sec. 3.2 and Sec. 4):
 - ``rank=P``: P bottom-up maps, each with its own K top-down maps; products summed over P.
 - ``class_specific=True``: one bottom-up map per class and rank ("Per-class attention maps").
@@ -19,25 +28,47 @@ Variants (Sec. 3.2 and Sec. 4):
 
 Choices taken from the authors' code (rohitgirdhar/AttentionalPoolingAction):
 - spatial MEAN (not the paper's sum, eq. 11) of the combined map;
-- bottom-up and top-down 1x1 convs without bias, initialised N(0, 0.001), plus a separate
-  learned per-class bias; the pose hidden conv N(0, 0.001) with zero bias; the keypoint conv
-  Xavier-uniform with zero bias (slim's default);
+- attention convs initialised N(0, 0.001); the pose hidden conv N(0, 0.001) with zero bias; the
+  keypoint conv Xavier-uniform with zero bias (slim's default);
 - dropout 0.8 (keep_prob 0.2) on X before the top-down conv only; no normalisation (softmax or
   ReLU) of any attention map.
 
-Deviation from the authors' code: their rank loop overwrites the feature tensor with each
-attention map, so the rank-p (p >= 2) bottom-up map is a 1x1 conv of the previous attention map.
-Here all P bottom-up maps are computed from X (or from the pose hidden layer), as the paper
-defines rank P.
+Deviations from the authors' code:
+- Their rank loop overwrites the feature tensor with each attention map, so the rank-p (p >= 2)
+  bottom-up map is a 1x1 conv of the previous attention map. Here all P bottom-up maps are
+  computed from X (or from the pose hidden layer), as the paper defines rank P.
+- Their top-down and bottom-up convs carry trainable biases (TF-slim's default, initialised 0).
+  Here they have none, as eq. 9-11 have none; the score has one learned bias per class instead.
+  With x_mean the average-pooled feature, a top-down bias c_k adds a constant to the map t_k and
+  ``c_k mean_n(h) = c_k b^T x_mean`` to the score; a bottom-up bias d adds ``d a_k^T x_mean``,
+  average pooling's classifier (eq. 12); together they add the constant ``c_k d``, which the
+  score's bias is. The pooled form of eq. 6 would survive (h + d still weights one pooled
+  feature), but the two first-order terms would make the score no longer the quadratic form of
+  eq. 9, i.e. no longer low-rank second-order pooling.
 """
 from __future__ import annotations
 
 import torch
-from einops import rearrange
+from einops import rearrange, repeat
 from torch import Tensor, nn
 
 from actattn.heads.pooling import check_feats, select_class
 from actattn.output import ModelOutput
+
+
+def project(x: Tensor, conv: nn.Conv2d) -> Tensor:
+    """Frames (N, C, H, W) through a bias-free 1x1 conv (C', C, 1, 1) -> (N, C', H, W).
+
+    ``conv(x)`` as one matrix product: on the CPU up to twice as fast as the convolution when C' is 1.
+    """
+    return torch.einsum("nchw,jc->njhw", x, conv.weight[:, :, 0, 0])
+
+
+def attention_maps(top_down: Tensor, bottom_up: Tensor) -> dict[str, Tensor]:
+    """Rank-P maps t, h (..., P, H, W) -> "top_down", "combined" (eq. 11) and "bottom_up" (..., H, W),
+    each summed over P."""
+    return {"top_down": top_down.sum(dim=-3), "combined": (top_down * bottom_up).sum(dim=-3),
+            "bottom_up": bottom_up.sum(dim=-3)}
 
 
 class AttentionalPooling(nn.Module):
@@ -57,16 +88,17 @@ class AttentionalPooling(nn.Module):
         ``bottom_up.weight``: (P or P*K, C or hidden_channels, 1, 1), rows b_p (or b_{k,p}).
         ``bias``: (K,).
 
-    forward(feats (B, T, C, H, W)) returns ModelOutput with, all maps unnormalised
-    (neither summing to 1 nor bounded):
+    forward(feats (B, T, C, H, W), class_maps=False) returns ModelOutput with, all maps
+    unnormalised (neither summing to 1 nor bounded):
         logits["action"]: (B, K) frame scores averaged over T.
         attention["bottom_up"]: (B, T, H, W) sum_p h_p (for the predicted class when class_specific).
         attention["top_down"]: (B, T, H, W) sum_p t_{k,p} for the predicted (argmax) class k.
         attention["combined"]: (B, T, H, W) c_k = sum_p t_{k,p} o h_p for the predicted class;
             its spatial mean plus bias_k is the frame score of k.
-        aux["top_down"], aux["combined"]: (B, T, K, H, W) the same for every class.
-        aux["bottom_up"]: (B, T, K, H, W) sum_p h_{k,p} per class (class_specific only).
         aux["pose"]: (B, T, J, H, W) predicted keypoint heatmaps (pose_joints > 0 only).
+      and only with ``class_maps=True``, the same maps for every class:
+        aux["top_down"], aux["combined"]: (B, T, K, H, W).
+        aux["bottom_up"]: (B, T, K, H, W) sum_p h_{k,p} per class (class_specific only).
     For P > 1 the summed top-down and bottom-up maps are summaries; only the combined map
     explains the score exactly. In training mode the maps use the same dropped-out X as the scores.
     """
@@ -111,47 +143,61 @@ class AttentionalPooling(nn.Module):
             nn.init.xavier_uniform_(self.pose.weight)
             nn.init.zeros_(self.pose.bias)
 
-    def forward(self, feats: Tensor) -> ModelOutput:
-        """feats (B, T, C, H, W) -> ModelOutput (see class docstring)."""
+    def forward(self, feats: Tensor, *, class_maps: bool = False) -> ModelOutput:
+        """feats (B, T, C, H, W) -> ModelOutput; the per-class maps only for ``class_maps``
+        (see the class docstring)."""
         check_feats(feats, self.in_channels, "AttentionalPooling")
         b = feats.shape[0]
         x = rearrange(feats, "b t c h w -> (b t) c h w")
         x_top_down = self.dropout(x)
         hidden = x if self.pose_hidden is None else self.pose_hidden(x)
-        # h_p = X b_p, as (N, P, 1 or K, H, W) so that it broadcasts over classes
-        bottom_up = rearrange(self.bottom_up(hidden), "n (p k) h w -> n p k h w", p=self.rank)
-        frame_scores = self._scores(x_top_down, bottom_up)
-        logits = rearrange(frame_scores, "(b t) k -> b t k", b=b).mean(dim=1)  # TSN consensus
-        # eq. 10: t_{k,p} = X a_{k,p}
-        top_down = rearrange(self.top_down(x_top_down), "n (p k) h w -> n p k h w", p=self.rank)
-        combined = (top_down * bottom_up).sum(dim=1)  # eq. 11: c_k = sum_p t_{k,p} o h_p
-        maps = {"top_down": top_down.sum(dim=1), "combined": combined, "bottom_up": bottom_up.sum(dim=1)}
-        if self.pose is not None:
-            maps["pose"] = self.pose(hidden)
-        maps = {name: rearrange(m, "(b t) k h w -> b t k h w", b=b) for name, m in maps.items()}
-        return self._pack(logits, maps)
-
-    def _scores(self, x: Tensor, bottom_up: Tensor) -> Tensor:
-        """Frame scores (N, K): sum_p mean_n(t_{k,p} o h_p) + bias_k, computed as eq. 6.
-
-        Pooling first (``X^T h_p / n``, then ``a_{k,p}^T``) keeps the backward pass off the
-        (N, P, K, H, W) top-down maps, which are then only needed for the pictures.
-        """
-        pooled = torch.einsum("npkhw,nchw->npkc", bottom_up, x) / (x.shape[-2] * x.shape[-1])  # eq. 6
-        a = rearrange(self.top_down.weight, "(p k) c 1 1 -> p k c", p=self.rank)
-        return torch.einsum("npkc,pkc->nk", pooled, a) + self.bias  # eq. 10, summed over P
-
-    def _pack(self, logits: Tensor, maps: dict[str, Tensor]) -> ModelOutput:
-        """Pick the predicted class's maps; ``maps["bottom_up"]`` is (B, T, 1 or K, H, W)."""
-        predicted = logits.argmax(dim=1)
-        bottom_up = maps.pop("bottom_up")
-        attention = {name: select_class(maps[name], predicted) for name in ("top_down", "combined")}
+        bottom_up = self._ranked(project(hidden, self.bottom_up))  # h_p = X b_p: (N, 1 or K, P, H, W)
+        per_class = {}
+        if class_maps or self.class_specific:
+            top_down = self._ranked(project(x_top_down, self.top_down))  # eq. 10: t_{k,p} = X a_{k,p}
+            per_class = attention_maps(top_down, bottom_up)  # (N, K, H, W) each
         if self.class_specific:
-            attention["bottom_up"] = select_class(bottom_up, predicted)
-            maps["bottom_up"] = bottom_up
+            frame_scores = per_class["combined"].mean(dim=(-2, -1)) + self.bias  # eq. 11: mean_n(c_k)
         else:
-            attention["bottom_up"] = bottom_up[:, :, 0]
-        return ModelOutput(logits={"action": logits}, attention=attention, aux=maps)
+            frame_scores = self._pooled_scores(x_top_down, bottom_up[:, 0])
+        logits = rearrange(frame_scores, "(b t) k -> b t k", b=b).mean(dim=1)  # TSN consensus
+        predicted = logits.argmax(dim=1)
+        per_class = {name: rearrange(maps, "(b t) k h w -> b t k h w", b=b) for name, maps in per_class.items()}
+        if self.class_specific:  # the maps the scores needed, picked
+            attention = {name: select_class(maps, predicted) for name, maps in per_class.items()}
+        else:
+            attention = self._predicted_maps(x_top_down, bottom_up[:, 0], predicted)
+        aux = {}
+        if class_maps:
+            aux = {name: per_class[name] for name in ("top_down", "combined")}
+            if self.class_specific:
+                aux["bottom_up"] = per_class["bottom_up"]
+        if self.pose is not None:
+            aux["pose"] = rearrange(self.pose(hidden), "(b t) j h w -> b t j h w", b=b)
+        return ModelOutput(logits={"action": logits}, attention=attention, aux=aux)
+
+    def _predicted_maps(self, x: Tensor, bottom_up: Tensor, predicted: Tensor) -> dict[str, Tensor]:
+        """The maps (B, T, H, W) of class ``predicted[b]`` (B,) of each clip from frames x (N, C, H, W) and
+        shared bottom-up maps h_p (N, P, H, W): t_{k,p} = X a_{k,p} from that class's weights alone (eq. 10)."""
+        b = predicted.shape[0]
+        a = repeat(self._top_down_weights()[predicted], "b p c -> (b t) p c", t=x.shape[0] // b)
+        top_down = torch.einsum("nchw,npc->nphw", x, a)
+        return {name: rearrange(maps, "(b t) h w -> b t h w", b=b)
+                for name, maps in attention_maps(top_down, bottom_up).items()}
+
+    def _ranked(self, maps: Tensor) -> Tensor:
+        """Maps (N, P*K', H, W), channel p * K' + k -> (N, K', P, H, W)."""
+        return rearrange(maps, "n (p k) h w -> n k p h w", p=self.rank)
+
+    def _top_down_weights(self) -> Tensor:
+        """The top-down vectors a_{k,p} as (K, P, C)."""
+        return rearrange(self.top_down.weight, "(p k) c 1 1 -> k p c", p=self.rank)
+
+    def _pooled_scores(self, x: Tensor, bottom_up: Tensor) -> Tensor:
+        """Frame scores (N, K) of frames x (N, C, H, W) and shared bottom-up maps h_p (N, P, H, W):
+        ``sum_p a_{k,p}^T x_p + bias_k`` with ``x_p = X^T h_p / n`` (eq. 6)."""
+        pooled = torch.einsum("nphw,nchw->npc", bottom_up, x) / (x.shape[-2] * x.shape[-1])  # eq. 6: X^T h_p / n
+        return torch.einsum("npc,kpc->nk", pooled, self._top_down_weights()) + self.bias  # eq. 6, summed over P
 
 
 def pose_heatmap_loss(pred: Tensor, target: Tensor, valid: Tensor) -> Tensor:

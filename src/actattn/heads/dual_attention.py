@@ -160,7 +160,8 @@ class DualAttention(nn.Module):
         attention["object"]: (B, T, H, W) beta, the attention for the objects (steered by the
             action prior), also summing to 1 per frame.
     ``"baseline"`` and ``"multitask"`` return no maps. The labels are used, and required, only in
-    ``"gt_priors"``; other modes ignore them.
+    ``"gt_priors"``; other modes ignore them. ``class_maps`` (the other heads' request for per-class
+    maps) is accepted and ignored: this head has no per-class maps.
     """
 
     def __init__(
@@ -216,7 +217,12 @@ class DualAttention(nn.Module):
             self.attention = DualAttentionModule(in_channels, embed_dim, None if mode == "self" else prior_hidden)
 
     def forward(
-        self, feats: Tensor, *, action_labels: Tensor | None = None, object_labels: Tensor | None = None
+        self,
+        feats: Tensor,
+        *,
+        action_labels: Tensor | None = None,
+        object_labels: Tensor | None = None,
+        class_maps: bool = False,
     ) -> ModelOutput:
         """feats (B, T, C, H, W) -> ModelOutput (see the class docstring)."""
         check_feats(feats, self.in_channels, "DualAttention")

@@ -10,6 +10,7 @@ Also holds the two small helpers every head here uses (input check, per-class ma
 from __future__ import annotations
 
 import torch
+from einops import repeat
 from torch import Tensor, nn
 
 from actattn.output import ModelOutput
@@ -22,7 +23,7 @@ def check_feats(feats: Tensor, in_channels: int, head: str) -> None:
 
 
 def select_class(maps: Tensor, classes: Tensor) -> Tensor:
-    """Per-class maps (B, T, K, H, W) -> the map of ``classes[b]`` for each clip, (B, T, H, W)."""
+    """Per-class maps (B, T, K, ...) -> the map of ``classes[b]`` for each clip, (B, T, ...)."""
     return maps[torch.arange(maps.shape[0], device=maps.device), :, classes]
 
 
@@ -36,10 +37,11 @@ class AveragePooling(nn.Module):
 
     The classifier is initialised N(0, 0.001) with zero bias, as TSN/TSM's ``new_fc``.
 
-    forward(feats (B, T, C, H, W)) returns ModelOutput with
+    forward(feats (B, T, C, H, W), class_maps=False) returns ModelOutput with
         logits["action"]: (B, K) raw scores.
-        attention["top_down"]: (B, T, H, W) t_k = X w_k for the predicted (argmax) class.
-        aux["top_down"]: (B, T, K, H, W) t_k for every class.
+        attention["top_down"]: (B, T, H, W) t_k = X w_k for the predicted (argmax) class, from
+            w_k alone.
+        aux["top_down"]: (B, T, K, H, W) t_k for every class, only with ``class_maps=True``.
     Maps are unnormalised and use the features without dropout, so in eval mode
     ``logits == aux["top_down"].mean((-2, -1)).mean(1) + bias`` (eq. 12).
     """
@@ -52,14 +54,20 @@ class AveragePooling(nn.Module):
         nn.init.normal_(self.fc.weight, std=0.001)
         nn.init.zeros_(self.fc.bias)
 
-    def forward(self, feats: Tensor) -> ModelOutput:
-        """feats (B, T, C, H, W) -> ModelOutput (see class docstring)."""
+    def forward(self, feats: Tensor, *, class_maps: bool = False) -> ModelOutput:
+        """feats (B, T, C, H, W) -> ModelOutput; the per-class maps only for ``class_maps``
+        (see class docstring)."""
         check_feats(feats, self.in_channels, "AveragePooling")
         pooled = feats.mean(dim=(-2, -1))  # eq. 1 (mean over the n locations)
         logits = self.fc(self.dropout(pooled)).mean(dim=1)  # TSN consensus over T
+        predicted = logits.argmax(dim=1)
+        if not class_maps:  # eq. 12 for the predicted class only, from its weights w_k
+            w = repeat(self.fc.weight[predicted], "b c -> b t c", t=feats.shape[1])
+            top_down = torch.einsum("btchw,btc->bthw", feats, w)
+            return ModelOutput(logits={"action": logits}, attention={"top_down": top_down})
         top_down = torch.einsum("btchw,kc->btkhw", feats, self.fc.weight)  # eq. 12: t_k = X w_k
         return ModelOutput(
             logits={"action": logits},
-            attention={"top_down": select_class(top_down, logits.argmax(dim=1))},
+            attention={"top_down": select_class(top_down, predicted)},
             aux={"top_down": top_down},
         )

@@ -2,8 +2,10 @@
 
 For one clip, every attention map the model returns becomes a column of overlays, one row per
 sampled frame. A map that the head also returns per class (``aux[name]`` of shape
-``(B, T, K, H, W)``, e.g. Attentional Pooling's top-down and combined maps) is shown for the
-ground-truth class and for the lowest-scoring class, as the paper does.
+``(B, T, K, H, W)``, e.g. Attentional Pooling's top-down and combined maps, which heads return
+when called with ``class_maps=True``) is shown for the ground-truth class and for the
+lowest-scoring class, as the paper does; without them each map is shown as returned (the
+predicted class's).
 """
 from __future__ import annotations
 
