@@ -25,7 +25,7 @@ from actattn.data.synthetic import SynthConfig, write_dataset
 from actattn.data.synthetic import preset as synth_preset
 from actattn.experiment import evaluate, fit, write_pictures
 from actattn.files import save_json
-from actattn.localize.run import localize_dataset
+from actattn.localize.dataset import localize_dataset
 from actattn.train import ActionRecognizer, makes_maps
 
 RECOGNITION = ("top1", "top5", "object_top1", "mean_class_accuracy", "train_seconds", "eval_seconds")

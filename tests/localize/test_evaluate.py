@@ -11,11 +11,12 @@ from actattn.localize.run import FrameGeometry, localize_maps
 
 FPS = 12.0
 TRUTH = [[(0.0, 0.0, 10.0, 10.0)], [(20.0, 20.0, 40.0, 30.0)]]
+EXACT = 1e-12  # COCOeval's precision tp / (tp + fp + eps) makes a perfect AP 1 - 1e-16
 
 
 def test_perfect_boxes_have_ap_one():
     ap = box_average_precision(TRUTH, [[0.9], [0.4]], TRUTH)
-    assert ap == {0.3: 1.0, 0.4: 1.0, 0.5: 1.0}
+    assert ap == pytest.approx({0.3: 1.0, 0.4: 1.0, 0.5: 1.0}, abs=EXACT)
 
 
 def test_disjoint_boxes_have_ap_zero():
@@ -26,15 +27,34 @@ def test_disjoint_boxes_have_ap_zero():
 def test_box_with_iou_point_four_counts_at_point_three_not_point_five():
     half = [[(0.0, 0.0, 10.0, 4.0)]]  # 40 / 100 of the truth box
     ap = box_average_precision(half, [[0.7]], TRUTH[:1], iou_thresholds=(0.3, 0.5))
-    assert ap == {0.3: 1.0, 0.5: 0.0}
+    assert ap == pytest.approx({0.3: 1.0, 0.5: 0.0}, abs=EXACT)
 
 
 def test_scores_rank_the_boxes():
     boxes = [[(0.0, 0.0, 10.0, 10.0), (60.0, 60.0, 70.0, 70.0)]]
     right_first = box_average_precision(boxes, [[0.9, 0.1]], TRUTH[:1])
     wrong_first = box_average_precision(boxes, [[0.1, 0.9]], TRUTH[:1])
-    assert right_first[0.5] == 1.0
+    assert right_first[0.5] == pytest.approx(1.0, abs=EXACT)
     assert 0.0 < wrong_first[0.5] < 1.0
+
+
+def test_a_recall_equal_to_a_recall_threshold_counts_as_cocoeval_counts_it():
+    # 4 of 5 boxes found, all scores tied: precision 1 up to recall 0.8 exactly, so COCOeval's
+    # float64 thresholds 0, 0.01, ..., 0.8 all get precision 1: AP = 81 / 101. torchmetrics'
+    # float32 thresholds put 0.8 (and 0.6) just above 0.8 and gave 80 / 101.
+    truth = [[(20.0 * k, 0.0, 20.0 * k + 10.0, 10.0) for k in range(5)]]
+    ap = box_average_precision([truth[0][:4]], [[0.5] * 4], truth, iou_thresholds=(0.5,))
+    assert ap[0.5] == pytest.approx(81 / 101, abs=EXACT)
+
+
+def test_tied_scores_rank_frame_by_frame_in_the_given_order():
+    # a hit in frame 0 and a miss in frame 1 tie: COCOeval ranks the hit first (precision 1, then
+    # 1/2 at recall 1/2), so recall thresholds 0..0.5 get 1 and AP = 51 / 101
+    truth = [[(0.0, 0.0, 10.0, 10.0)], [(0.0, 0.0, 10.0, 10.0)]]
+    ap = box_average_precision([[(0.0, 0.0, 10.0, 10.0)], [(50.0, 50.0, 60.0, 60.0)]], [[0.5], [0.5]], truth)
+    assert ap[0.5] == pytest.approx(51 / 101, abs=EXACT)
+    swapped = box_average_precision([[(50.0, 50.0, 60.0, 60.0)], [(0.0, 0.0, 10.0, 10.0)]], [[0.5], [0.5]], truth)
+    assert swapped[0.5] == pytest.approx(51 / 2 / 101, abs=EXACT)
 
 
 def test_mismatched_inputs_are_rejected():
@@ -132,6 +152,18 @@ def test_a_still_map_keeps_the_whole_video(lifting):
     (start, end), total = scene.interval, 36
     loc = dataclasses.replace(constructed_localization(scene), interval=still.interval)
     assert evaluate_clip(loc, truth, np.random.default_rng(0)).temporal_iou == pytest.approx((end - start) / total)
+
+
+def test_interaction_boxes_are_the_hand_then_the_manipulated_objects(lifting):
+    scene, truth = lifting
+    assert truth.hand_boxes.shape == (36, 4)
+    shown = [t for t in range(36) if scene.hand_boxes[t, 2] > scene.hand_boxes[t, 0]]
+    assert shown
+    for t in range(36):
+        hand = [tuple(map(float, scene.hand_boxes[t]))] if t in shown else []
+        assert truth.interaction_boxes(t) == hand + truth.frame_boxes(t)
+    with pytest.raises(ValueError, match="lacks \\['hand_boxes'\\]"):
+        GroundTruth.from_arrays({k: v for k, v in vars(scene).items() if k != "hand_boxes"}, "scene")
 
 
 def test_two_evaluation_frames_inside_the_action_drawn_from_the_seed(lifting):

@@ -2,7 +2,9 @@
 
 The attention map guided by the ground-truth object (the object label is known when videos are
 retrieved by a question such as "where to plug cables?") is segmented at 60% of its maximum
-weight; the mask marks the object parts the action uses (a cup's brim, a shelf's handle).
+weight; the mask marks the object parts the action uses (a cup's brim, a shelf's handle). In the
+Dual Attention Network that map is the action attention alpha of a model trained and run with
+ground-truth priors, which the object label steers (eq. 6); :mod:`actattn.localize.run` picks it.
 """
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """Scoring weakly-supervised localisation against ground truth (DAN, Section 4 and Table 4).
 
 - Boxes: average precision at IoU 0.3, 0.4 and 0.5 (Table 4), class-agnostic, computed by
-  torchmetrics' `MeanAveragePrecision` (COCO protocol through its pycocotools backend: 101-point
-  interpolated precision, up to 100 boxes per frame). Box confidences come from
-  `actattn.localize.spatial.box_scores` (mean attention inside the box).
+  pycocotools' `COCOeval` with one category (the COCO protocol: 101-point interpolated precision,
+  up to 100 boxes per frame). Not torchmetrics' `MeanAveragePrecision`: it hands COCOeval recall
+  thresholds rounded to float32, so a recall that equals a threshold exactly (4 of 5 boxes found:
+  0.8) falls below it and AP drops by up to 1/101; it also rounds boxes and results to float32.
+  Box confidences come from `actattn.localize.spatial.box_scores` (mean attention inside the box).
 - Intervals: temporal IoU of (start, end) frame intervals, end exclusive.
 - Masks: IoU of boolean masks (affordance segmentation), torchmetrics' binary Jaccard index.
 
@@ -16,32 +18,54 @@ contact, averaged over frames.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
 from torch import Tensor
-from torchmetrics.detection import MeanAveragePrecision
 from torchmetrics.functional.classification import binary_jaccard_index
 
 from actattn.localize.spatial import Box
 
 if TYPE_CHECKING:
+    from actattn.localize.interpret import InterpretabilityScores
     from actattn.localize.run import Localization
 
 TABLE4_IOU_THRESHOLDS = (0.3, 0.4, 0.5)
 EVALUATION_FRAMES = 2
 
 
-def _box_tensor(boxes: Sequence[Box], where: str) -> Tensor:
-    """Boxes as a float (N, 4) tensor, checking x1 <= x2 and y1 <= y2."""
-    tensor = torch.tensor(list(boxes), dtype=torch.float32).reshape(-1, 4)
-    if (tensor[:, 2] < tensor[:, 0]).any() or (tensor[:, 3] < tensor[:, 1]).any():
+def _box_array(boxes: Sequence[Box], where: str) -> np.ndarray:
+    """Boxes as a float64 (N, 4) array, checking x1 <= x2 and y1 <= y2."""
+    array = np.asarray(list(boxes), dtype=np.float64).reshape(-1, 4)
+    if (array[:, 2] < array[:, 0]).any() or (array[:, 3] < array[:, 1]).any():
         raise ValueError(f"{where}: boxes must be (x1, y1, x2, y2) with x1 <= x2 and y1 <= y2, "
-                         f"got {tensor.tolist()}")
-    return tensor
+                         f"got {array.tolist()}")
+    return array
+
+
+def _coco_index(frames: Sequence[np.ndarray], scores: Sequence[Sequence[float]] | None = None) -> COCO:
+    """A one-category pycocotools index: frame f is image f, its boxes (N, 4) xyxy its annotations."""
+    annotations = []
+    for frame, boxes in enumerate(frames):
+        for k, (x1, y1, x2, y2) in enumerate(boxes.tolist()):
+            annotation = {"id": len(annotations) + 1, "image_id": frame, "category_id": 1, "iscrowd": 0,
+                          "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1)}
+            if scores is not None:
+                annotation["score"] = float(scores[frame][k])
+            annotations.append(annotation)
+    index = COCO()  # annotation ids start at 1: COCOeval reads id 0 as "unmatched"
+    index.dataset = {"images": [{"id": f} for f in range(len(frames))], "annotations": annotations,
+                     "categories": [{"id": 1}]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        index.createIndex()
+    return index
 
 
 def box_average_precision(
@@ -50,33 +74,29 @@ def box_average_precision(
     gt_boxes: Sequence[Sequence[Box]],
     iou_thresholds: Sequence[float] = TABLE4_IOU_THRESHOLDS,
 ) -> dict[float, float]:
-    """Class-agnostic box AP at each IoU threshold, over frames (Table 4).
+    """Class-agnostic box AP at each IoU threshold, over frames (Table 4), as COCOeval computes it.
 
     Entry f of each list belongs to frame f: its predicted boxes (x1, y1, x2, y2), their scores,
-    and the ground-truth boxes, all in one coordinate frame (e.g. frame pixels).
+    and the ground-truth boxes, all in one coordinate frame (e.g. frame pixels). Tied scores keep
+    COCOeval's order: frame by frame, boxes in the order given.
     """
     if not len(pred_boxes) == len(pred_scores) == len(gt_boxes):
         raise ValueError(f"need one entry per frame: got {len(pred_boxes)} box lists, "
                          f"{len(pred_scores)} score lists and {len(gt_boxes)} ground-truth lists")
-    preds, targets = [], []
-    for frame, (boxes, scores, truth) in enumerate(zip(pred_boxes, pred_scores, gt_boxes)):
+    for frame, (boxes, scores) in enumerate(zip(pred_boxes, pred_scores)):
         if len(boxes) != len(scores):
             raise ValueError(f"frame {frame}: {len(boxes)} predicted boxes but {len(scores)} scores")
-        predicted = _box_tensor(boxes, f"frame {frame} predictions")
-        target = _box_tensor(truth, f"frame {frame} ground truth")
-        preds.append({"boxes": predicted, "scores": torch.tensor(list(scores), dtype=torch.float32),
-                      "labels": torch.zeros(len(predicted), dtype=torch.int64)})
-        targets.append({"boxes": target, "labels": torch.zeros(len(target), dtype=torch.int64)})
-    if not any(len(target["boxes"]) for target in targets):
-        raise ValueError(f"no ground-truth boxes in {len(targets)} frames; average precision is undefined")
-    average_precision = {}
-    for iou in iou_thresholds:
-        metric = MeanAveragePrecision(
-            box_format="xyxy", iou_type="bbox", iou_thresholds=[float(iou)], backend="pycocotools"
-        )
-        metric.update(preds, targets)
-        average_precision[float(iou)] = float(metric.compute()["map"])
-    return average_precision
+    predicted = [_box_array(boxes, f"frame {f} predictions") for f, boxes in enumerate(pred_boxes)]
+    truth = [_box_array(boxes, f"frame {f} ground truth") for f, boxes in enumerate(gt_boxes)]
+    if not any(len(boxes) for boxes in truth):
+        raise ValueError(f"no ground-truth boxes in {len(truth)} frames; average precision is undefined")
+    evaluator = COCOeval(_coco_index(truth), _coco_index(predicted, pred_scores), iouType="bbox")
+    evaluator.params.iouThrs = np.asarray(iou_thresholds, dtype=np.float64)
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator.evaluate()
+        evaluator.accumulate()
+    precision = evaluator.eval["precision"][:, :, 0, 0, -1]  # (IoU, recall): the one category, all areas, 100 boxes
+    return {float(iou): float(curve.mean()) for iou, curve in zip(iou_thresholds, precision)}
 
 
 def temporal_iou(
@@ -120,44 +140,60 @@ class LocalizationScores:
 
     box_ap: AP per IoU threshold (Table 4), from `box_average_precision`.
     temporal_iou: mean temporal IoU over videos; mask_iou: mean mask IoU over images.
+    interpretability: per map name, its pointing game and mass in box (:mod:`actattn.localize.interpret`).
     """
 
     box_ap: dict[float, float] = field(default_factory=dict)
     temporal_iou: float | None = None
     mask_iou: float | None = None
+    interpretability: dict[str, InterpretabilityScores] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, float]:
-        """Flat names for loggers and tables: "box_ap@0.3", ..., "temporal_iou", "mask_iou"."""
+        """Flat names for loggers and tables: "box_ap@0.3", ..., "temporal_iou", "mask_iou", and
+        per map "<map>/pointing_game", "<map>/mass_in_box", "<map>/pointing_game_uniform", ..."""
         scores = {f"box_ap@{iou:g}": value for iou, value in self.box_ap.items()}
         if self.temporal_iou is not None:
             scores["temporal_iou"] = self.temporal_iou
         if self.mask_iou is not None:
             scores["mask_iou"] = self.mask_iou
+        for name, map_scores in self.interpretability.items():
+            scores |= {f"{name}/{key}": value for key, value in map_scores.as_dict().items()}
         return scores
+
+
+def _shown(boxes: np.ndarray) -> list[Box]:
+    """The (N, 4) boxes that are not empty (an object or hand out of view has an all-zero box)."""
+    return [tuple(map(float, box)) for box in boxes if box[2] > box[0] and box[3] > box[1]]
 
 
 @dataclass
 class GroundTruth:
     """SynthHOI ground truth of one video: ``boxes`` (T, M, 4) of the M manipulated objects, the
-    action ``interval``, and ``contact`` (T, H, W) bool, where the hand touches the object."""
+    action ``interval``, ``contact`` (T, H, W) bool, where the hand touches the object, and
+    ``hand_boxes`` (T, 4); boxes are (x1, y1, x2, y2) in frame pixels, all zeros out of view."""
 
     boxes: np.ndarray
     interval: tuple[int, int]
     contact: np.ndarray
+    hand_boxes: np.ndarray
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, Any], where: str) -> GroundTruth:
         """From ``load_groundtruth``'s dict or a Scene's fields (``vars(scene)``)."""
-        missing = [k for k in ("boxes", "manipulated", "interval", "contact") if k not in arrays]
+        missing = [k for k in ("boxes", "manipulated", "interval", "contact", "hand_boxes") if k not in arrays]
         if missing:
             raise ValueError(f"{where}: the ground truth lacks {missing}")
         start, end = (int(v) for v in arrays["interval"])
         boxes = np.asarray(arrays["boxes"])[:, np.asarray(arrays["manipulated"], bool)]
-        return cls(boxes, (start, end), np.asarray(arrays["contact"], bool))
+        return cls(boxes, (start, end), np.asarray(arrays["contact"], bool), np.asarray(arrays["hand_boxes"]))
 
     def frame_boxes(self, t: int) -> list[Box]:
         """The manipulated objects' boxes in frame t that are not empty (out of view)."""
-        return [tuple(map(float, box)) for box in self.boxes[t] if box[2] > box[0] and box[3] > box[1]]
+        return _shown(self.boxes[t])
+
+    def interaction_boxes(self, t: int) -> list[Box]:
+        """The hand's box, then the manipulated objects' boxes, in frame t; those in view."""
+        return _shown(self.hand_boxes[t][None]) + self.frame_boxes(t)
 
 
 @dataclass
