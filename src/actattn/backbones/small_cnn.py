@@ -8,15 +8,21 @@ attention maps to point at one of them (the role of the stride-1 last stage in t
 
 That whole-frame view costs localisation: any cell can then recognise the action, so weakly
 supervised attention need not land on the object. ``dilations=(1, 1)`` keeps each cell to a
-54 px window (the Dual Attention localisation demo); ``()`` stops at the 22 px of the pooled stages.
+54 px window; ``()`` stops at the 22 px of the pooled stages.
+
+``pretrained=True`` loads :data:`WEIGHTS`: the ``(1, 1)`` network pretrained on SynthHOI's
+per-cell object and hand shares (:mod:`actattn.pretrain`, ImageNet's part for the CPU demos).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import torch
 from einops import rearrange
-from collections.abc import Sequence
-
 from torch import Tensor, nn
+
+WEIGHTS = Path(__file__).with_name("weights") / "small_cnn_synthhoi.pt"
 
 POOLED = (32, 64, 96)  # channels of the stages that halve the grid
 WIDTH = 128  # channels of the stages that keep it
@@ -32,26 +38,48 @@ def conv_bn_relu(in_channels: int, out_channels: int, dilation: int = 1) -> list
 
 
 class SmallCNN(nn.Module):
-    """Per-frame small CNN; ``dilations``: one 128-channel stage per entry after the pooled ones.
+    """Per-frame small CNN; ``dilations``: one 128-channel stage per entry after the pooled ones;
+    ``pretrained``: start from :data:`WEIGHTS` (which need ``dilations=(1, 1)``);
+    ``frozen_stages``: the first that many stages (of ``3 + len(dilations)``) do not learn and keep
+    their BatchNorm statistics, as MMAction2's ``frozen_stages`` of a ResNet.
 
     Attributes:
         out_channels: 128 (96 without dilated stages).
         output_stride: 8.
     """
 
-    def __init__(self, dilations: Sequence[int] = (2, 4)) -> None:
+    def __init__(self, dilations: Sequence[int] = (2, 4), *, pretrained: bool = False, frozen_stages: int = 0) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
+        stages: list[list[nn.Module]] = []
         channels = 3
         for width in POOLED:
-            layers += [*conv_bn_relu(channels, width), nn.MaxPool2d(2, ceil_mode=True)]
+            stages.append([*conv_bn_relu(channels, width), nn.MaxPool2d(2, ceil_mode=True)])
             channels = width
         for dilation in dilations:
-            layers += conv_bn_relu(channels, WIDTH, dilation)
+            stages.append(conv_bn_relu(channels, WIDTH, dilation))
             channels = WIDTH
-        self.stages = nn.Sequential(*layers)
+        if not 0 <= frozen_stages <= len(stages):
+            raise ValueError(f"SmallCNN: frozen_stages must be in [0, {len(stages)}], got {frozen_stages}")
+        self.stages = nn.Sequential(*(layer for stage in stages for layer in stage))
+        self.frozen_layers = sum(len(stage) for stage in stages[:frozen_stages])
+        self.stages[: self.frozen_layers].requires_grad_(False)
         self.out_channels: int = channels
         self.output_stride: int = 2 ** len(POOLED)
+        if pretrained:
+            self._load_pretrained(tuple(dilations))
+
+    def train(self, mode: bool = True) -> SmallCNN:
+        """Train mode, except the frozen stages."""
+        super().train(mode)
+        self.stages[: self.frozen_layers].eval()
+        return self
+
+    def _load_pretrained(self, dilations: tuple[int, ...]) -> None:
+        saved = torch.load(WEIGHTS, map_location="cpu", weights_only=True)
+        if tuple(saved["dilations"]) != dilations:
+            raise ValueError(f"{WEIGHTS} holds a SmallCNN with dilations {tuple(saved['dilations'])}, "
+                             f"not {dilations}: pass dilations={tuple(saved['dilations'])}")
+        self.load_state_dict(saved["state_dict"])
 
     def forward(self, video: Tensor) -> Tensor:
         """(B, 3, T, H, W) -> (B, T, C, ceil(H / 8), ceil(W / 8))."""
