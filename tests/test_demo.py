@@ -1,4 +1,4 @@
-"""The demo runner: render, fit, test, pictures and (with a ``localize`` section) Table 4 scores."""
+"""The demo runner: render, fit, choose on validation, test, pictures, Table 4 and attention scores."""
 from __future__ import annotations
 
 import json
@@ -24,7 +24,7 @@ def test_a_tiny_demo_with_localisation(tmp_path: Path, capsys) -> None:
         "out": str(tmp_path / "out"),
         "pictures": 1,
         "localize": {"clips": 3},
-        "synth": {"preset": "tiny", "seed": 0, "counts": {"train": 8, "validation": 4}, "workers": 1},
+        "synth": {"preset": "tiny", "seed": 0, "counts": {"train": 8, "validation": 4, "test": 3}, "workers": 1},
         "data": {"num_segments": 4, "size": 64, "short_side": 64, "batch_size": 4},
         "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "num_sanity_val_steps": 0,
                     "enable_progress_bar": False, "enable_model_summary": False},
@@ -37,12 +37,17 @@ def test_a_tiny_demo_with_localisation(tmp_path: Path, capsys) -> None:
     results = run_demo(config)
     out = Path(config["out"])
     assert json.loads((out / "metrics.json").read_text()) == results
-    assert len(list((out / "data" / "videos").glob("*.mp4"))) == 12
+    assert len(list((out / "data" / "videos").glob("*.mp4"))) == 15
+    assert all(results[name]["clips"] == 3 for name in results)  # the test split, not the validation one
     assert {"top1", "top5", "train_seconds", "eval_seconds"} <= set(results["baseline"])
     assert "object_top1" not in results["baseline"] and "object_top1" in results["self"]
     assert "box_ap@0.3" not in results["baseline"] and not (out / "pictures" / "baseline").exists()
-    for name in ("self", "average_pooling"):
+    for name, maps in (("self", ("action", "object")), ("average_pooling", ("top_down",))):
         assert {"box_ap@0.3", "box_ap@0.4", "box_ap@0.5", "temporal_iou", "mask_iou"} <= set(results[name])
+        for attention in maps:
+            scores = {key: results[name][f"{attention}/{key}"] for key in ("pointing_game", "mass_in_box",
+                                                                           "pointing_game_uniform")}
+            assert all(0 <= value <= 1 for value in scores.values())
     report = json.loads((out / "localize" / "self" / "localization.json").read_text())
     assert len(report["clips"]) == 3
     first = report["clips"][0]["id"]
@@ -51,3 +56,4 @@ def test_a_tiny_demo_with_localisation(tmp_path: Path, capsys) -> None:
     assert len(list((out / "pictures" / "self").glob("*.png"))) == 1
     printed = capsys.readouterr().out
     assert "localisation" in printed and "box_ap@0.5" in printed
+    assert "self: object" in printed and "average_pooling: top_down" in printed and "pointing_game" in printed

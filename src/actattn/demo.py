@@ -1,12 +1,14 @@
 """The main job on the embedded default: render SynthHOI, train each model, evaluate, picture.
 
 Everything goes into one folder (``out`` of the demo config): ``data/`` (the rendered scenes in
-Something-Something V2 layout, which the ``data`` section then reads without naming any file;
-the validation split is the held-out one), ``<model>/checkpoints``, ``<model>/metrics.csv``,
-``metrics.json`` (held-out metrics per model) and ``pictures/<model>/`` (attention figures).
-A config with a ``localize`` section (``clips``: how many held-out clips) also localises with
-each model that makes attention maps (DAN Section 4) into ``localize/<model>/`` and adds box AP,
-temporal IoU and mask IoU to its metrics (the paper's Table 4).
+Something-Something V2 layout, which the ``data`` section then reads without naming any file),
+``<model>/checkpoints``, ``<model>/metrics.csv``, ``metrics.json`` (held-out metrics per model)
+and ``pictures/<model>/`` (attention figures). The splits are honest: each model's
+``best.ckpt`` is chosen on the ``validation`` scenes and everything reported is measured on the
+separate ``test`` scenes. Each model that makes attention maps also localises the first
+``localize.clips`` test clips (DAN Section 4) into ``localize/<model>/``: box AP, temporal IoU
+and mask IoU (the paper's Table 4), and for each of its maps the pointing game and the mass in
+box against the hand's and the manipulated objects' boxes, beside a uniform map's.
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from typing import Any
 
 import lightning as L
 
-from actattn.config import FILLED_IN, check_call, check_model, read_config
+from actattn.checkpoint import load_module
+from actattn.config import FILLED_IN, ConfigError, check_call, check_model, read_config
 from actattn.data.datamodule import VideoDataModule
 from actattn.data.ssv2 import release_file
 from actattn.data.synthetic import SynthConfig, write_dataset
@@ -30,26 +33,28 @@ from actattn.train import ActionRecognizer, makes_maps
 
 RECOGNITION = ("top1", "top5", "object_top1", "mean_class_accuracy", "train_seconds", "eval_seconds")
 LOCALIZATION = ("box_ap@0.3", "box_ap@0.4", "box_ap@0.5", "temporal_iou", "mask_iou")
+ATTENTION = ("pointing_game", "pointing_game_uniform", "mass_in_box", "mass_in_box_uniform")
 
 
 @dataclass
 class DemoConfig:
     """The top level of a demo config (a schema: configs stay plain dicts). ``synth`` holds
-    :func:`render`'s keywords, ``models`` one model section (as a run config's) per name, and
-    ``localize`` (optional) ``clips``: how many held-out clips to localise per model."""
+    :func:`render`'s keywords (its ``counts`` the train, validation and test scenes), ``models``
+    one model section (as a run config's) per name, and ``localize`` ``clips``: how many test clips
+    each model with maps localises and scores."""
 
     out: str
     synth: dict[str, Any]
     data: dict[str, Any]
     trainer: dict[str, Any]
     models: dict[str, dict[str, Any]]
+    localize: dict[str, int]
     seed: int = 0
     pictures: int = 4
-    localize: dict[str, int] | None = None
 
 
 def localize_section(*, clips: int) -> None:
-    """The ``localize`` section's schema: ``clips`` held-out clips localised per model."""
+    """The ``localize`` section's schema: ``clips`` test clips localised and scored per model."""
 
 
 def load_demo_config(path: str | Path) -> dict[str, Any]:
@@ -63,8 +68,11 @@ def load_demo_config(path: str | Path) -> dict[str, Any]:
     config["data"] = check_call(config["data"], VideoDataModule, "data", path, filled)
     config["trainer"] = check_call(config["trainer"], L.Trainer, "trainer", path, FILLED_IN["trainer"])
     config["models"] = {name: check_model(model, f"models.{name}", path) for name, model in config["models"].items()}
-    if config.get("localize") is not None:
-        check_call(config["localize"], localize_section, "localize", path)
+    check_call(config["localize"], localize_section, "localize", path)
+    missing = {"train", "validation", "test"} - set(config["synth"]["counts"])
+    if missing:
+        raise ConfigError(f"config {path}: synth.counts lacks the split(s) {sorted(missing)}: a demo chooses its "
+                          "checkpoint on the validation scenes and reports the test scenes")
     return config
 
 
@@ -84,11 +92,11 @@ def render(root: Path, *, preset: str, seed: int, counts: dict[str, int], overri
 
 
 def data_files(root: Path) -> dict[str, str]:
-    """The data section's files for scenes rendered into ``root``; the validation split is held out."""
-    held_out = str(release_file(root, "validation"))
-    return {"format": "ssv2", "train_file": str(release_file(root, "train")), "val_file": held_out,
-            "test_file": held_out, "labels_file": str(release_file(root, "labels")),
-            "video_dir": str(root / "videos"), "video_ext": ".mp4", "objects_file": str(root / "objects.json")}
+    """The data section's files for scenes rendered into ``root``: its train, validation and test splits."""
+    return {"format": "ssv2", "train_file": str(release_file(root, "train")),
+            "val_file": str(release_file(root, "validation")), "test_file": str(release_file(root, "test")),
+            "labels_file": str(release_file(root, "labels")), "video_dir": str(root / "videos"),
+            "video_ext": ".mp4", "objects_file": str(root / "objects.json")}
 
 
 def table(results: dict[str, dict[str, float]], columns: tuple[str, ...]) -> str:
@@ -104,9 +112,20 @@ def table(results: dict[str, dict[str, float]], columns: tuple[str, ...]) -> str
     return "\n".join(lines)
 
 
+def attention_table(results: dict[str, dict[str, float]]) -> str:
+    """Per model and map: the pointing game and the mass in box, each beside a uniform map's."""
+    rows = {}
+    for name, metrics in results.items():
+        for key in metrics:
+            if key.endswith("/pointing_game"):
+                attention = key.removesuffix("/pointing_game")
+                rows[f"{name}: {attention}"] = {column: metrics[f"{attention}/{column}"] for column in ATTENTION}
+    return table(rows, ATTENTION) if rows else "no model makes attention maps"
+
+
 def localize(module: ActionRecognizer, datamodule: VideoDataModule, out: Path, clips: int,
              pictures: int) -> dict[str, float]:
-    """Localisation scores on the first ``clips`` held-out clips; none for a model without maps."""
+    """Localisation and attention scores on the first ``clips`` test clips; none for a model without maps."""
     if not makes_maps(module.model.head):
         return {}
     scores = localize_dataset(module, datamodule.files["test"], out, count=clips, objects=datamodule.objects,
@@ -115,7 +134,8 @@ def localize(module: ActionRecognizer, datamodule: VideoDataModule, out: Path, c
 
 
 def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Render, then for each model: fit, test on the held-out split, draw pictures (and localise)."""
+    """Render, then for each model: fit, choose ``best.ckpt`` on the validation split, and with it
+    test, draw pictures and localise on the test split."""
     out = Path(config["out"])
     render(out / "data", **config["synth"])
     data = {**config["data"], **data_files(out / "data")}
@@ -127,16 +147,17 @@ def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
         if run["out"].exists():
             shutil.rmtree(run["out"])
         print(f"\n=== training {name} ===")
-        module, datamodule, train_seconds = fit(run)
-        metrics, eval_seconds = evaluate(run, run["out"] / "checkpoints" / "last.ckpt")
+        _, datamodule, train_seconds = fit(run)
+        best = run["out"] / "checkpoints" / "best.ckpt"
+        metrics, eval_seconds = evaluate(run, best)
         results[name] = {**metrics, "train_seconds": train_seconds, "eval_seconds": eval_seconds}
+        module = load_module(best)
         write_pictures(module, datamodule.datasets["test"], out / "pictures" / name, count=pictures)
-        if "localize" in config:
-            results[name] |= localize(module, datamodule, out / "localize" / name,
-                                      config["localize"]["clips"], pictures)
+        results[name] |= localize(module, datamodule, out / "localize" / name, config["localize"]["clips"], pictures)
     save_json(results, out / "metrics.json")
-    print("\nHeld-out SynthHOI recognition\n" + table(results, RECOGNITION))
-    if "localize" in config:
-        print("\nHeld-out SynthHOI localisation\n" + table(results, LOCALIZATION))
+    print("\nSynthHOI test scenes: recognition\n" + table(results, RECOGNITION))
+    print("\nSynthHOI test scenes: localisation\n" + table(results, LOCALIZATION))
+    print("\nSynthHOI test scenes: where each map points (hand and manipulated objects; uniform map beside)\n"
+          + attention_table(results))
     print(f"\nmetrics: {out / 'metrics.json'}   pictures: {out / 'pictures'}")
     return results
