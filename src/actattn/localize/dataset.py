@@ -129,7 +129,9 @@ def add_localize_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
 
 def format_scores(scores: LocalizationScores) -> str:
     """The scores as a two-column table."""
-    return "\n".join(f"{name:<14}{value:8.3f}" for name, value in scores.as_dict().items())
+    values = scores.as_dict()
+    width = max(map(len, values)) + 2
+    return "\n".join(f"{name:<{width}}{value:8.3f}" for name, value in values.items())
 
 
 def cmd_localize(args: argparse.Namespace) -> None:
