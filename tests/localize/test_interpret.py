@@ -11,7 +11,7 @@ from actattn.localize.interpret import (
     interpretability,
     pool_scores,
 )
-from actattn.localize.run import FrameGeometry
+from actattn.localize.spatial import FrameGeometry
 
 # 64 px frames seen as they are at stride 8: an 8 x 8 grid of 8 px cells, centres at 4, 12, ..., 60
 PLAIN = FrameGeometry((64, 64), (64, 64), 8)

@@ -30,11 +30,10 @@ import torch
 from einops import rearrange
 from torch import Tensor
 
-from actattn.localize.spatial import Box
+from actattn.localize.spatial import Box, FrameGeometry
 
 if TYPE_CHECKING:
     from actattn.localize.evaluate import GroundTruth
-    from actattn.localize.run import FrameGeometry
 
 
 def attention_weights(maps: Tensor) -> tuple[Tensor, bool]:
@@ -45,17 +44,11 @@ def attention_weights(maps: Tensor) -> tuple[Tensor, bool]:
     return rearrange(weights, "t (h w) -> t h w", h=maps.shape[-2]), is_distribution
 
 
-def feature_grid(geometry: FrameGeometry) -> tuple[int, int]:
-    """The (h, w) cells of the feature grid: the input size over the stride, rounded up."""
-    (in_h, in_w), s = geometry.input_size, geometry.stride
-    return -(-in_h // s), -(-in_w // s)
-
-
 def cells_in_boxes(boxes: Sequence[Box], geometry: FrameGeometry) -> np.ndarray:
     """Bool (h, w): the cells whose centre lies in one of the boxes (frame pixels) grown by half a cell."""
     (height, width), (in_h, in_w), s = geometry.frame_size, geometry.input_size, geometry.stride
     cell_h, cell_w = s * height / in_h, s * width / in_w
-    grid_h, grid_w = feature_grid(geometry)
+    grid_h, grid_w = geometry.grid
     ys, xs = (np.arange(grid_h)[:, None] + 0.5) * cell_h, (np.arange(grid_w)[None, :] + 0.5) * cell_w
     inside = np.zeros((grid_h, grid_w), dtype=bool)
     for x1, y1, x2, y2 in boxes:
@@ -86,7 +79,7 @@ def interpretability(
     maps: Tensor, geometry: FrameGeometry, boxes: Sequence[Sequence[Box]], interval: tuple[int, int]
 ) -> InterpretabilityScores:
     """Score maps (T, h, w) against ``boxes[t]`` (frame pixels) on the frames of ``interval`` showing one."""
-    grid = feature_grid(geometry)
+    grid = geometry.grid
     if maps.ndim != 3 or tuple(maps.shape[-2:]) != grid:
         raise ValueError(f"maps {tuple(maps.shape)}: expected (T, {grid[0]}, {grid[1]}) for "
                          f"{geometry.input_size} input at stride {geometry.stride}")

@@ -67,7 +67,7 @@ from actattn.heads.pooling import select_class
 from actattn.localize.affordance import affordance_mask
 from actattn.localize.evaluate import EVALUATION_FRAMES, GroundTruth, LocalizationScores
 from actattn.localize.interpret import attention_weights
-from actattn.localize.spatial import Box, box_scores, boxes_from_attention, upsample_map
+from actattn.localize.spatial import Box, FrameGeometry, box_scores, boxes_from_attention
 from actattn.localize.temporal import frames_per_segment, segment_changes, trim_interval
 from actattn.train import ActionRecognizer, makes_maps
 from actattn.viz.localization import affordance_figure, attention_strip, localization_figure
@@ -189,25 +189,6 @@ def predicted_objects(logits: Mapping[str, Tensor], class_name: str, null_object
     if "object_2" not in logits:
         return objects_in_template(class_name)
     return 1 if int(logits["object_2"].argmax()) == null_object else 2
-
-
-@dataclass(frozen=True)
-class FrameGeometry:
-    """Where the feature grid lies on the original frame: ``frame_size`` (H, W) decoded,
-    ``input_size`` (h, w) the model saw, ``stride`` input pixels per feature cell."""
-
-    frame_size: tuple[int, int]
-    input_size: tuple[int, int]
-    stride: int
-
-    def to_frame(self, maps: Tensor) -> Tensor:
-        """Maps (T, h', w') on the feature grid -> (T, H, W) on the frame, bilinearly."""
-        (height, width), (in_h, in_w), s = self.frame_size, self.input_size, self.stride
-        grid = (-(-in_h // s), -(-in_w // s))
-        if tuple(maps.shape[-2:]) != grid:
-            raise ValueError(f"maps {tuple(maps.shape)}: expected a {grid} grid for {in_h}x{in_w} input at stride {s}")
-        extent = (round(grid[0] * s * height / in_h), round(grid[1] * s * width / in_w))
-        return upsample_map(maps, extent)[:, :height, :width]
 
 
 # ------------------------------------------------------------------------------------ localisation

@@ -12,6 +12,8 @@ there (`upsample_map`, then `boxes_from_attention`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -137,3 +139,28 @@ def scale_boxes(boxes: list[Box], from_grid: tuple[int, int], to_size: tuple[int
     scale_y = to_size[0] / from_grid[0]
     scale_x = to_size[1] / from_grid[1]
     return [(x1 * scale_x, y1 * scale_y, x2 * scale_x, y2 * scale_y) for x1, y1, x2, y2 in boxes]
+
+
+@dataclass(frozen=True)
+class FrameGeometry:
+    """Where the feature grid lies on the original frame: ``frame_size`` (H, W) decoded,
+    ``input_size`` (h, w) the model saw, ``stride`` input pixels per feature cell."""
+
+    frame_size: tuple[int, int]
+    input_size: tuple[int, int]
+    stride: int
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """The (h', w') cells of the feature grid: the input size over the stride, rounded up."""
+        (in_h, in_w), s = self.input_size, self.stride
+        return -(-in_h // s), -(-in_w // s)
+
+    def to_frame(self, maps: Tensor) -> Tensor:
+        """Maps (T, h', w') on the feature grid -> (T, H, W) on the frame, bilinearly."""
+        (height, width), (in_h, in_w), s = self.frame_size, self.input_size, self.stride
+        grid = self.grid
+        if tuple(maps.shape[-2:]) != grid:
+            raise ValueError(f"maps {tuple(maps.shape)}: expected a {grid} grid for {in_h}x{in_w} input at stride {s}")
+        extent = (round(grid[0] * s * height / in_h), round(grid[1] * s * width / in_w))
+        return upsample_map(maps, extent)[:, :height, :width]
