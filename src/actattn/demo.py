@@ -29,7 +29,7 @@ from actattn.data.synthetic import preset as synth_preset
 from actattn.experiment import evaluate, fit, write_pictures
 from actattn.files import save_json
 from actattn.localize.dataset import localize_dataset
-from actattn.train import ActionRecognizer, makes_maps
+from actattn.train import ActionRecognizer
 
 RECOGNITION = ("top1", "top5", "object_top1", "mean_class_accuracy", "train_seconds", "eval_seconds")
 LOCALIZATION = ("box_ap@0.3", "box_ap@0.4", "box_ap@0.5", "temporal_iou", "mask_iou")
@@ -126,7 +126,7 @@ def attention_table(results: dict[str, dict[str, float]]) -> str:
 def localize(module: ActionRecognizer, datamodule: VideoDataModule, out: Path, clips: int,
              pictures: int) -> dict[str, float]:
     """Localisation and attention scores on the first ``clips`` test clips; none for a model without maps."""
-    if not makes_maps(module.model.head):
+    if not module.model.head.makes_maps:
         return {}
     scores = localize_dataset(module, datamodule.files["test"], out, count=clips, objects=datamodule.objects,
                               pictures=pictures)

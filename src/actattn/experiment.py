@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from tqdm import tqdm
 from actattn.checkpoint import AtomicCheckpointIO, LastCheckpoint, RunLogger, load_module
 from actattn.data.datamodule import VideoDataModule
 from actattn.models import MODELS
-from actattn.train import ActionRecognizer, makes_maps
+from actattn.train import ActionRecognizer
 from actattn.viz import attention_animation, attention_columns, attention_figure, denormalize
 
 def build_datamodule(config: dict[str, Any]) -> VideoDataModule:
@@ -25,10 +24,11 @@ def build_datamodule(config: dict[str, Any]) -> VideoDataModule:
 
 
 def build_module(config: dict[str, Any], datamodule: VideoDataModule) -> ActionRecognizer:
-    """The module for the data: class names, input pipeline, and the object count for a head that predicts objects."""
+    """The module for the data: class names, input pipeline, and the facts of the data that the
+    head takes (its ``from_data``, e.g. the object count), unless the config sets them."""
     model = config["model"]
-    if datamodule.objects is not None and "num_objects" in inspect.signature(MODELS[model["name"]]).parameters:
-        model = {**model, "head_kwargs": {"num_objects": datamodule.num_objects, **model.get("head_kwargs", {})}}
+    facts = {key: datamodule.head_facts[key] for key in MODELS[model["name"]].from_data if key in datamodule.head_facts}
+    model = {**model, "head_kwargs": {**facts, **model.get("head_kwargs", {})}}
     return ActionRecognizer(
         num_classes=datamodule.num_classes, class_names=datamodule.class_names, pipeline=datamodule.pipeline, **model
     )
@@ -110,7 +110,7 @@ def write_pictures(
 ) -> list[Path]:
     """The paper's Fig. 2 for the first ``count`` clips of ``dataset`` (PNG, plus a GIF each);
     nothing for a model without attention maps."""
-    if not makes_maps(module.model.head):
+    if not module.model.head.makes_maps:
         return []
     module.eval()
     names = module.hparams.class_names
@@ -120,7 +120,7 @@ def write_pictures(
         sample = dataset[index]
         if sample is None:
             continue
-        batch = {k: torch.as_tensor(v)[None].to(module.device) for k, v in sample.items() if k in ("video", "label", "objects")}
+        batch = {k: torch.as_tensor(v)[None].to(module.device) for k, v in sample.items()}
         output = module.run(batch, class_maps=True)
         label = torch.as_tensor(sample["label"])
         target = int(label) if label.ndim == 0 and label >= 0 else None

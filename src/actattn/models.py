@@ -9,20 +9,21 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from actattn.backbones import create_backbone
-from actattn.heads import AttentionalPooling, AveragePooling, DualAttention
+from actattn.heads import AttentionalPooling, AveragePooling, DualAttention, Head, ObjectRelationNetwork
 from actattn.output import ModelOutput
 
-MODELS: dict[str, type[nn.Module]] = {
+MODELS: dict[str, type[Head]] = {
     "average_pooling": AveragePooling,
     "attentional_pooling": AttentionalPooling,
     "dual_attention": DualAttention,
+    "object_relation": ObjectRelationNetwork,
 }
 
 
 class ActionModel(nn.Module):
     """A backbone (video -> (B, T, C, H', W')) followed by a head (-> ModelOutput)."""
 
-    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+    def __init__(self, backbone: nn.Module, head: Head) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head

@@ -1,14 +1,14 @@
 """The Lightning module that trains and evaluates any model of :func:`actattn.create_model`.
 
-Losses: softmax cross-entropy for single-label sets (SSv2, HMDB51, MPII), sigmoid cross-entropy
+It names no method: the head (:class:`~actattn.heads.base.Head`) says which batch entries it reads,
+computes its own losses and lists its extra metrics. This module gives it the dataset's action
+criterion: softmax cross-entropy for single-label sets (SSv2, HMDB51, MPII), sigmoid cross-entropy
 for multi-label sets (HICO) with positives weighted by ``pos_weight`` (the Attentional Pooling
 paper's own Table 2 rows use 1, the unweighted loss; 10 is the authors' code's multi-label option,
-the "weighted loss" of the Fusion rows), plus the pose heatmap loss, on the backbone's feature
-cells, when a head predicts pose and the batch carries keypoints. Multi-label targets are 1
-(positive), 0 (negative) or -1 (ambiguous, HICO's 0 labels): ambiguous entries are left out of the
-loss and of the mAP, as in HICO's official evaluation. Metrics come from torchmetrics: top-1,
-top-5, mean class accuracy and mAP (single-label), mAP (multi-label), and object top-1 for heads
-that recognise objects.
+the "weighted loss" of the Fusion rows). Multi-label targets are 1 (positive), 0 (negative) or -1
+(ambiguous, HICO's 0 labels): ambiguous entries are left out of the loss and of the mAP, as in
+HICO's official evaluation. Metrics come from torchmetrics: top-1, top-5, mean class accuracy and
+mAP (single-label), mAP (multi-label), and the head's own (object top-1 ...).
 """
 from __future__ import annotations
 
@@ -27,8 +27,7 @@ from torchmetrics.classification import (
     MultilabelAveragePrecision,
 )
 
-from actattn.data.pose import keypoint_heatmaps
-from actattn.heads import DualAttention, dual_attention_loss, pose_heatmap_loss
+from actattn.heads.base import Supervision
 from actattn.models import create_model
 from actattn.output import ModelOutput
 
@@ -76,16 +75,6 @@ def masked_bce(logits: Tensor, target: Tensor, pos_weight: float) -> Tensor:
     return (loss * known).sum() / known.sum().clamp(min=1)
 
 
-def makes_maps(head: torch.nn.Module) -> bool:
-    """Whether a head returns attention maps (all but the Dual Attention baseline and multi-task modes)."""
-    return not (isinstance(head, DualAttention) and head.attention is None)
-
-
-def predicts_objects(head: torch.nn.Module) -> bool:
-    """Whether a head has object classifiers (the Dual Attention Network beyond its baseline mode)."""
-    return isinstance(head, DualAttention) and head.mode != "baseline"
-
-
 class ActionRecognizer(L.LightningModule):
     """Backbone + head (by name, see :func:`actattn.list_models`) with its losses and metrics.
 
@@ -107,7 +96,6 @@ class ActionRecognizer(L.LightningModule):
         head_kwargs: dict[str, Any] | None = None,
         multi_label: bool = False,
         pos_weight: float = 10.0,
-        pose_weight: float = 1.0,
         optimizer: str = "sgd",
         lr: float = 1e-3,
         momentum: float = 0.9,
@@ -138,38 +126,26 @@ class ActionRecognizer(L.LightningModule):
         self.test_metrics = make_metrics(num_classes, multi_label).clone(prefix="test/")
         self.counts = torch.nn.ModuleDict({f"{stage}_{count}": SumMetric() for stage in ("val", "test")
                                            for count in ("clips", "skipped")} | {"train_skipped": SumMetric()})
-        if predicts_objects(self.model.head):
-            objects = MulticlassAccuracy(self.model.head.num_objects, average="micro")
-            self.val_object_top1, self.test_object_top1 = objects, objects.clone()
+        self.head_metrics = torch.nn.ModuleDict({f"{stage}_{name}": metric.clone() for stage in ("val", "test")
+                                                 for name, metric in self.model.head.metrics().items()})
 
     def forward(self, video: Tensor, **head_inputs: Tensor) -> ModelOutput:
         return self.model(video, **head_inputs)
 
     def run(self, batch: dict[str, Tensor], **options: Any) -> ModelOutput:
-        """The model on a batch, ``options`` passed on to the head as keywords; the Dual Attention
-        head also gets the labels (its ``gt_priors`` mode uses them as priors; the other modes
-        ignore them)."""
-        if isinstance(self.model.head, DualAttention) and "objects" in batch:
-            return self(batch["video"], action_labels=batch["label"], object_labels=batch["objects"], **options)
-        return self(batch["video"], **options)
+        """The model on a batch: the video, the entries the head reads, and ``options`` as keywords."""
+        return self(batch["video"], **self.model.head.inputs(batch), **options)
+
+    def action_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        """The dataset's action criterion: masked sigmoid cross-entropy (multi-label) or softmax cross-entropy."""
+        if self.hparams.multi_label:
+            return masked_bce(logits, labels.float(), self.hparams.pos_weight)
+        return F.cross_entropy(logits, labels)
 
     def losses(self, out: ModelOutput, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Action loss, plus the pose loss when the head predicts pose and keypoints are given;
-        the Dual Attention head's action and object cross-entropies of both steps."""
-        if isinstance(self.model.head, DualAttention):
-            return dual_attention_loss(out, batch["label"], batch.get("objects"))
-        logits = out.logits["action"]
-        if self.hparams.multi_label:
-            action = masked_bce(logits, batch["label"].float(), self.hparams.pos_weight)
-        else:
-            action = F.cross_entropy(logits, batch["label"])
-        losses = {"action": action}
-        if "pose" in out.aux and "keypoints" in batch:
-            pred = out.aux["pose"]
-            target, valid = keypoint_heatmaps(batch["keypoints"], image_size=tuple(batch["video"].shape[-2:]),
-                                              stride=self.model.backbone.output_stride)
-            losses["pose"] = self.hparams.pose_weight * pose_heatmap_loss(pred, target, valid)
-        return losses
+        """The head's named loss terms, given the action criterion and the feature stride."""
+        supervision = Supervision(self.action_loss, self.model.backbone.output_stride)
+        return self.model.head.losses(out, batch, supervision)
 
     def _count_skipped(self, batch: dict[str, Tensor], stage: str) -> None:
         counter = self.counts[f"{stage}_skipped"]
@@ -203,10 +179,10 @@ class ActionRecognizer(L.LightningModule):
         metrics.update(action_scores(out.logits["action"], multi_label), labels)
         self.log(f"{stage}/loss", loss, batch_size=len(batch["video"]), sync_dist=True)
         self.log_dict(metrics, prog_bar=stage == "val")
-        if predicts_objects(self.model.head):
-            objects = getattr(self, f"{stage}_object_top1")
-            objects.update(out.logits["object"], batch["objects"][:, 0])  # the first object, never null
-            self.log(f"{stage}/object_top1", objects, prog_bar=stage == "val")
+        for name, (predictions, targets) in self.model.head.metric_inputs(out, batch).items():
+            metric = self.head_metrics[f"{stage}_{name}"]
+            metric.update(predictions, targets)
+            self.log(f"{stage}/{name}", metric, prog_bar=stage == "val")
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, self.val_metrics, "val")

@@ -126,7 +126,7 @@ def test_tsm_average_pooling_maps_are_of_the_sampled_prediction():
 
 
 def test_ground_truth_priors_need_labels_and_baselines_have_no_maps():
-    with pytest.raises(ValueError, match="gt_priors"):
+    with pytest.raises(ValueError, match=r"reads \['label', 'objects'\] besides the video"):
         frame_attention(recognizer(mode="gt_priors"), video_input(random_frames(3), 32))
     with pytest.raises(ValueError, match="no attention maps"):
         frame_attention(recognizer(mode="multitask"), video_input(random_frames(3), 32))

@@ -248,11 +248,11 @@ class VideoDataModule(L.LightningDataModule):
         return vocabulary
 
     @property
-    def num_objects(self) -> int:
-        """Object clusters including the null label (after setup, with ``objects_file``)."""
-        if self.objects is None:
-            raise RuntimeError("num_objects is known after setup() with objects_file")
-        return len(self.objects)
+    def head_facts(self) -> dict[str, Any]:
+        """What this data tells a head's constructor (the keywords a head lists in ``from_data``),
+        after setup: ``num_objects``, the object clusters including the null label, with
+        ``objects_file``."""
+        return {} if self.objects is None else {"num_objects": len(self.objects)}
 
     def _split(self, split: str) -> ClipDataset:
         if split not in self.datasets:

@@ -52,7 +52,8 @@ import torch
 from einops import rearrange, repeat
 from torch import Tensor, nn
 
-from actattn.heads.pooling import check_feats, select_class
+from actattn.data.pose import keypoint_heatmaps
+from actattn.heads.base import Batch, Head, Supervision, check_feats, select_class
 from actattn.output import ModelOutput
 
 
@@ -71,7 +72,7 @@ def attention_maps(top_down: Tensor, bottom_up: Tensor) -> dict[str, Tensor]:
             "bottom_up": bottom_up.sum(dim=-3)}
 
 
-class AttentionalPooling(nn.Module):
+class AttentionalPooling(Head):
     """Rank-P attentional pooling head (optionally class-specific and/or pose-regularised).
 
     Args:
@@ -82,6 +83,8 @@ class AttentionalPooling(nn.Module):
         pose_joints: J > 0 adds the pose-regularised branch with J keypoint heatmaps.
         hidden_channels: width of the pose branch's shared hidden layer (768 in the reference).
         dropout: drop probability on X before the top-down conv (reference keep_prob 0.2).
+        pose_weight: weight of the pose heatmap loss (:func:`pose_heatmap_loss`, 1 in the
+            reference), added when the batch carries ``keypoints``.
 
     Weights, channel index ``p * K + k`` for rank p and class k:
         ``top_down.weight``: (P*K, C, 1, 1), rows a_{k,p}.
@@ -113,6 +116,7 @@ class AttentionalPooling(nn.Module):
         pose_joints: int = 0,
         hidden_channels: int = 768,
         dropout: float = 0.8,
+        pose_weight: float = 1.0,
     ) -> None:
         super().__init__()
         if rank < 1:
@@ -122,6 +126,7 @@ class AttentionalPooling(nn.Module):
         self.in_channels = in_channels
         self.rank = rank
         self.class_specific = class_specific
+        self.pose_weight = pose_weight
         self.dropout = nn.Dropout(dropout)
         self.top_down = nn.Conv2d(in_channels, rank * num_classes, 1, bias=False)
         self.pose_hidden = self.pose = None
@@ -175,6 +180,16 @@ class AttentionalPooling(nn.Module):
         if self.pose is not None:
             aux["pose"] = rearrange(self.pose(hidden), "(b t) j h w -> b t j h w", b=b)
         return ModelOutput(logits={"action": logits}, attention=attention, aux=aux)
+
+    def losses(self, out: ModelOutput, batch: Batch, supervision: Supervision) -> dict[str, Tensor]:
+        """The action loss, plus ``pose_weight`` times the pose heatmap loss when the head predicts
+        pose and the batch carries ``keypoints`` (targets on the feature cells: :func:`keypoint_heatmaps`)."""
+        losses = super().losses(out, batch, supervision)
+        if "pose" in out.aux and "keypoints" in batch:
+            target, valid = keypoint_heatmaps(batch["keypoints"], image_size=tuple(batch["video"].shape[-2:]),
+                                              stride=supervision.feature_stride)
+            losses["pose"] = self.pose_weight * pose_heatmap_loss(out.aux["pose"], target, valid)
+        return losses
 
     def _predicted_maps(self, x: Tensor, bottom_up: Tensor, predicted: Tensor) -> dict[str, Tensor]:
         """The maps (B, T, H, W) of class ``predicted[b]`` (B,) of each clip from frames x (N, C, H, W) and

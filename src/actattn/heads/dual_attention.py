@@ -52,12 +52,16 @@ Choices where the paper is silent or unclear:
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
+from torchmetrics import Metric
+from torchmetrics.classification import MulticlassAccuracy
 
-from actattn.heads.pooling import check_feats
+from actattn.heads.base import Batch, Head, Supervision, check_feats
 from actattn.output import ModelOutput
 from actattn.temporal import MultiScaleTRN, SegmentConsensus
 
@@ -126,7 +130,7 @@ class DualAttentionModule(nn.Module):
         return z_a.softmax(dim=-1), z_o.softmax(dim=-1)  # eq. 8, 9
 
 
-class DualAttention(nn.Module):
+class DualAttention(Head):
     """Dual Attention Network head (or one of its Table 1 ablations, see ``mode``).
 
     Args:
@@ -162,7 +166,13 @@ class DualAttention(nn.Module):
     ``"baseline"`` and ``"multitask"`` return no maps. The labels are used, and required, only in
     ``"gt_priors"``; other modes ignore them. ``class_maps`` (the other heads' request for per-class
     maps) is accepted and ignored: this head has no per-class maps.
+
+    The head contract (:class:`~actattn.heads.base.Head`): ``num_objects`` comes from the data
+    (``from_data``); ``"gt_priors"`` reads the batch's ``label`` and ``objects``; the losses are
+    every prediction's cross-entropy (:meth:`losses`); ``object_top1`` scores the first object.
     """
+
+    from_data = ("num_objects",)
 
     def __init__(
         self,
@@ -193,7 +203,6 @@ class DualAttention(nn.Module):
         self.num_objects = num_objects
         self.mode = mode
         self.temporal = temporal
-        self.num_frames = num_frames
         self.dropout = nn.Dropout(dropout)
 
         def head(num_classes: int) -> nn.Module:
@@ -215,6 +224,10 @@ class DualAttention(nn.Module):
         self.attention = None
         if mode in ("self", "dual", "gt_priors"):
             self.attention = DualAttentionModule(in_channels, embed_dim, None if mode == "self" else prior_hidden)
+        if mode == "gt_priors":
+            self.reads = {"action_labels": "label", "object_labels": "objects"}
+        self.makes_maps = self.attention is not None
+        self.num_frames = num_frames if temporal == "trn" else None
 
     def forward(
         self,
@@ -226,7 +239,7 @@ class DualAttention(nn.Module):
     ) -> ModelOutput:
         """feats (B, T, C, H, W) -> ModelOutput (see the class docstring)."""
         check_feats(feats, self.in_channels, "DualAttention")
-        if self.temporal == "trn" and feats.shape[1] != self.num_frames:
+        if self.num_frames is not None and feats.shape[1] != self.num_frames:
             raise ValueError(f"DualAttention(temporal='trn'): expected T = num_frames = {self.num_frames} frames, "
                              f"got feats {tuple(feats.shape)}")
         frames = rearrange(self.dropout(feats), "b t c h w -> b t (h w) c")
@@ -248,6 +261,30 @@ class DualAttention(nn.Module):
             "object": rearrange(beta, "b t (h w) -> b t h w", h=height),
         }
         return ModelOutput(logits=logits, attention=attention)
+
+    def losses(self, out: ModelOutput, batch: Batch, supervision: Supervision) -> dict[str, Tensor]:
+        """Every prediction's loss, keyed like the logits (:func:`dual_attention_loss`), the action
+        ones by the dataset's criterion."""
+        return dual_attention_loss(out, batch["label"], batch.get("objects"), supervision.action_loss)
+
+    def metrics(self) -> dict[str, Metric]:
+        """``object_top1``: accuracy of the first object (never the null label), beyond ``"baseline"``."""
+        return {} if self.object_head is None else {"object_top1": MulticlassAccuracy(self.num_objects, average="micro")}
+
+    def metric_inputs(self, out: ModelOutput, batch: Batch) -> dict[str, tuple[Tensor, Tensor]]:
+        if self.object_head is None:
+            return {}
+        return {"object_top1": (out.logits["object"].softmax(dim=-1), batch["objects"][:, 0])}
+
+    def frame_maps(self, feats: Tensor, clip: ModelOutput, inputs: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """alpha and beta of every frame of ``feats``, steered by the priors of the clip's prediction
+        ``clip`` (or by the labels in ``inputs``, ``"gt_priors"``): the attention module alone on
+        each frame, since the recognition heads need exactly ``num_frames`` frames."""
+        priors = self.priors(clip.logits, inputs.get("action_labels"), inputs.get("object_labels"), feats)
+        alpha, beta = self.attention(rearrange(feats, "b t c h w -> b t (h w) c"), *priors)
+        height = feats.shape[-2]
+        return {"action": rearrange(alpha, "b t (h w) -> b t h w", h=height),
+                "object": rearrange(beta, "b t (h w) -> b t h w", h=height)}
 
     def _predict(
         self, action_frames: Tensor, object_frames: Tensor, action_head: nn.Module, object_head: nn.Module | None
@@ -295,8 +332,15 @@ class DualAttention(nn.Module):
         return p_a, p_o
 
 
-def dual_attention_loss(out: ModelOutput, action_labels: Tensor, object_labels: Tensor | None) -> dict[str, Tensor]:
-    """Softmax cross-entropy of every prediction in ``out.logits``, keyed like the logits.
+def dual_attention_loss(
+    out: ModelOutput,
+    action_labels: Tensor,
+    object_labels: Tensor | None,
+    action_loss: Callable[[Tensor, Tensor], Tensor] = F.cross_entropy,
+) -> dict[str, Tensor]:
+    """The loss of every prediction in ``out.logits``, keyed like the logits: ``action_loss`` (the
+    dataset's criterion; softmax cross-entropy by default) for the actions, softmax cross-entropy
+    for the objects.
 
     Args:
         out: a :class:`DualAttention` output.
@@ -323,5 +367,5 @@ def dual_attention_loss(out: ModelOutput, action_labels: Tensor, object_labels: 
         task = key.removesuffix("_first")
         if task not in TASKS:
             raise ValueError(f"dual_attention_loss: unknown logits key {key!r}; expected {TASKS} (+ '_first')")
-        losses[key] = F.cross_entropy(logits, targets[task])
+        losses[key] = (action_loss if task == "action" else F.cross_entropy)(logits, targets[task])
     return losses

@@ -4,8 +4,6 @@ Girdhar & Ramanan, "Attentional Pooling for Action Recognition", NIPS 2017, Sec.
 average pooling followed by a linear classifier (eq. 1, with the mean instead of the sum) scores
 class k as the spatial mean of the top-down map t_k = X w_k (eq. 12). The head is the TSN one:
 per-frame dropout + linear, logits averaged over frames.
-
-Also holds the two small helpers every head here uses (input check, per-class map selection).
 """
 from __future__ import annotations
 
@@ -13,21 +11,11 @@ import torch
 from einops import repeat
 from torch import Tensor, nn
 
+from actattn.heads.base import Head, check_feats, select_class
 from actattn.output import ModelOutput
 
 
-def check_feats(feats: Tensor, in_channels: int, head: str) -> None:
-    """Raise ValueError unless ``feats`` is (B, T, in_channels, H, W)."""
-    if feats.ndim != 5 or feats.shape[2] != in_channels:
-        raise ValueError(f"{head}: expected feats (B, T, {in_channels}, H, W), got {tuple(feats.shape)}")
-
-
-def select_class(maps: Tensor, classes: Tensor) -> Tensor:
-    """Per-class maps (B, T, K, ...) -> the map of ``classes[b]`` for each clip, (B, T, ...)."""
-    return maps[torch.arange(maps.shape[0], device=maps.device), :, classes]
-
-
-class AveragePooling(nn.Module):
+class AveragePooling(Head):
     """Global average pooling + dropout + linear per frame; logits averaged over T (TSN).
 
     Args:

@@ -14,11 +14,9 @@ Choices (the paper's numbers where it gives them):
   predicted, as it was trained and tested, from N test-sampled frames (TSN segment centres).
   The features of all frames come from the backbone on consecutive windows of N frames for a
   TSM backbone (the last window padded by repeating the video's last frame, the padding's
-  outputs dropped), in one pass otherwise. On them, DualAttention's attention module runs alone
-  with the priors of the sampled forward (first-step softmax in ``"dual"``, one-hot ground truth
-  in ``"gt_priors"``, none in ``"self"``); another head runs on them whole with
-  ``class_maps=True``, and of a map it also returns per class (``aux``, (B, T, K, H, W)) the one of
-  the sampled forward's predicted class is taken.
+  outputs dropped), in one pass otherwise. On them the head's ``frame_maps`` gives the maps for
+  the sampled forward's prediction (:meth:`~actattn.heads.base.Head.frame_maps`; DualAttention
+  runs its attention module alone with that forward's priors).
 - Map: ``map_key=None`` takes ``"object"`` if the head returns it (DualAttention), else
   ``"combined"`` (attentional pooling), else ``"top_down"`` (average pooling).
 - Weights: a map that is a distribution over each frame's positions (DualAttention's softmax) is
@@ -62,14 +60,12 @@ from torch import Tensor, nn
 
 from actattn.data.sampling import segment_indices
 from actattn.data.transforms import Compose, Normalize, Resize
-from actattn.heads import DualAttention
-from actattn.heads.pooling import select_class
 from actattn.localize.affordance import affordance_mask
 from actattn.localize.evaluate import EVALUATION_FRAMES, GroundTruth, LocalizationScores
 from actattn.localize.interpret import attention_weights
 from actattn.localize.spatial import Box, FrameGeometry, box_scores, boxes_from_attention
 from actattn.localize.temporal import frames_per_segment, segment_changes, trim_interval
-from actattn.train import ActionRecognizer, makes_maps
+from actattn.train import ActionRecognizer
 from actattn.viz.localization import affordance_figure, attention_strip, localization_figure
 
 BOX_THRESHOLD = AFFORDANCE_THRESHOLD = 0.6
@@ -96,12 +92,9 @@ def video_input(frames: np.ndarray, image_size: int) -> Tensor:
 
 def trained_frames(module: ActionRecognizer) -> int | None:
     """The N frames per clip a model needs, as it was trained: a TSM backbone's ``tsm_segments``,
-    a TRN DualAttention head's ``num_frames``; None for a model that takes any number."""
-    head, backbone = module.model.head, module.model.backbone
-    tsm_segments = getattr(backbone, "tsm_segments", None)
-    if tsm_segments is not None:
-        return tsm_segments
-    return head.num_frames if isinstance(head, DualAttention) and head.temporal == "trn" else None
+    else the head's ``num_frames`` (None for a model that takes any number)."""
+    tsm_segments = getattr(module.model.backbone, "tsm_segments", None)
+    return tsm_segments if tsm_segments is not None else module.model.head.num_frames
 
 
 def backbone_features(backbone: nn.Module, video: Tensor) -> Tensor:
@@ -125,39 +118,29 @@ def frame_attention(
 ) -> FrameAttention:
     """The maps of all T frames of ``video`` (3, T, h, w); see the module docstring.
 
-    ``labels`` = (action, (object, object_2)) ground truth, required by a ``gt_priors`` model.
+    ``labels`` = (action, (object, object_2)) ground truth, for a model that reads them.
     """
     module.eval()
     head = module.model.head
-    is_dual = isinstance(head, DualAttention)
-    if not makes_maps(head):
-        raise ValueError(f"DualAttention(mode={head.mode!r}) makes no attention maps to localise with")
-    if is_dual and head.mode == "gt_priors" and labels is None:
-        raise ValueError("a DualAttention 'gt_priors' model needs the ground-truth action and object labels: "
-                         "localise dataset clips and give the object vocabulary")
+    if not head.makes_maps:
+        raise ValueError(f"this {type(head).__name__} ({module.hparams.head_kwargs or {}}) makes no attention maps "
+                         "to localise with")
     batch = {"video": video[None].to(module.device)}
     if labels is not None:
         batch["label"] = torch.tensor([labels[0]], device=module.device)
         batch["objects"] = torch.tensor([labels[1]], device=module.device)
+    missing = sorted(set(head.reads.values()) - set(batch))
+    if missing:
+        raise ValueError(f"this {type(head).__name__} reads {missing} besides the video: localise clips of a "
+                         "dataset that provides them (actattn localize --data, with the training run's objects)")
     num_frames = trained_frames(module)
     if num_frames is None:
         out = module.run(batch)
         return FrameAttention({k: v[0] for k, v in out.attention.items()}, {k: v[0] for k, v in out.logits.items()})
     indices = segment_indices(video.shape[1], num_frames, train=False)
     out = module.run({**batch, "video": batch["video"][:, :, indices]})
-    feats = backbone_features(module.model.backbone, batch["video"])
-    if is_dual:
-        priors = head.priors(out.logits, batch.get("label"), batch.get("objects"), feats)
-        alpha, beta = head.attention(rearrange(feats, "b t c h w -> b t (h w) c"), *priors)
-        height = feats.shape[-2]
-        maps = {"action": rearrange(alpha[0], "t (h w) -> t h w", h=height),
-                "object": rearrange(beta[0], "t (h w) -> t h w", h=height)}
-    else:
-        every = head(feats, class_maps=True)
-        predicted = out.logits["action"].argmax(dim=1)
-        maps = {name: (select_class(every.aux[name], predicted) if name in every.aux else m)[0]
-                for name, m in every.attention.items()}
-    return FrameAttention(maps, {k: v[0] for k, v in out.logits.items()})
+    maps = head.frame_maps(backbone_features(module.model.backbone, batch["video"]), out, head.inputs(batch))
+    return FrameAttention({k: v[0] for k, v in maps.items()}, {k: v[0] for k, v in out.logits.items()})
 
 
 def choose_map(names: Sequence[str], map_key: str | None = None) -> str:
@@ -299,8 +282,7 @@ def clip_record(clip_id: str, localized: LocalizedVideo, class_names: Sequence[s
 
 def affordance_source(module: ActionRecognizer, map_key: str) -> str:
     """Which map the affordance masks come from (``map_key``, see :func:`affordance_key`), for the JSON."""
-    head = module.model.head
-    if isinstance(head, DualAttention) and head.mode == "gt_priors":
+    if "label" in module.model.head.reads.values():
         paper = ", steered by the true object (eq. 6), as the paper's Sec. 4.2" if map_key == AFFORDANCE_MAP else ""
         return f"the {map_key} map guided by the ground-truth labels (gt_priors){paper}"
     return (f"the {map_key} map with the model's own predictions; the paper uses the action map of a gt_priors "
