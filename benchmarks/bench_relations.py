@@ -22,7 +22,8 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from actattn.heads.object_relation import ObjectRelationNetwork, clique_relations, relation_cliques
+from actattn.heads.object_relation import ObjectRelationNetwork
+from actattn.heads.relations import clique_relations, relation_cliques
 from timing import time_ms
 
 GOAL = 20.0

@@ -8,14 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from actattn.heads.base import Supervision
-from actattn.heads.object_relation import (
-    Bottleneck,
-    ObjectRelationNetwork,
-    clique_relations,
-    draw_earlier_frames,
-    object_loss,
-    relation_cliques,
-)
+from actattn.heads.object_relation import Bottleneck, ObjectRelationNetwork, object_loss
+from actattn.heads.relations import clique_relations, draw_earlier_frames, relation_cliques
 from actattn.output import ModelOutput
 
 B, T, C, H, W = 2, 3, 8, 3, 4
