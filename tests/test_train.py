@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from actattn.checkpoint import CheckpointError
 from actattn.experiment import evaluate, fit, merged
 from actattn.output import ModelOutput
 from actattn.train import ActionRecognizer, make_metrics
@@ -39,6 +40,19 @@ def test_resume_continues_the_same_run(tiny_config: dict, tmp_path: Path) -> Non
     assert resumed.trainer.global_step == straight.trainer.global_step
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"{name} differs after resume")
+
+
+def test_a_second_stage_starts_from_the_first_stages_weights(tiny_config: dict, tmp_path: Path) -> None:
+    first, _, _ = fit(merged(tiny_config, trainer={"max_epochs": 1}) | {"out": str(tmp_path / "first")})
+    best = tmp_path / "first" / "checkpoints" / "last.ckpt"
+    second, _, _ = fit(merged(tiny_config, trainer={"max_epochs": 0}) | {"out": str(tmp_path / "second"),
+                                                                       "init_weights": str(best)})
+    for (name, a), b in zip(first.state_dict().items(), second.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=f"{name} was not loaded")
+    other = merged(tiny_config, model={"name": "average_pooling"}) | {"out": str(tmp_path / "other"),
+                                                                        "init_weights": str(best)}
+    with pytest.raises(CheckpointError, match="last.ckpt: its weights do not fit this run's model"):
+        fit(other)
 
 
 def test_resume_without_checkpoint_names_the_file(tiny_config: dict) -> None:

@@ -96,6 +96,17 @@ def load_module(path: str | Path, map_location: Any = "cpu") -> ActionRecognizer
     return module.to(map_location).eval()
 
 
+def init_weights(module: ActionRecognizer, path: str | Path) -> None:
+    """Load the weights of checkpoint ``path`` into ``module`` (a fresh run's start, e.g. the second
+    training stage from the first); weights of another model are an error naming what differs."""
+    checkpoint = read_checkpoint(path)
+    try:
+        module.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        reason = " ".join(str(err).split())
+        raise CheckpointError(f"{path}: its weights do not fit this run's model: {reason[:500]}") from None
+
+
 class AtomicCheckpointIO(TorchCheckpointIO):
     """Saves atomically beside the target with a weights checksum; loads through :func:`read_checkpoint`."""
 

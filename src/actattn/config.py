@@ -7,6 +7,8 @@ A run config (``actattn fit``, ``test``, ``visualize``; see :class:`RunConfig`):
     out: runs/my_experiment          # checkpoints, metrics.csv, metrics.json, pictures
     monitor: val/top1                # optional: the metric that picks best.ckpt
     checkpoint_every_n_steps: 500    # optional: last.ckpt also every N steps (always every epoch)
+    init_weights: runs/a/checkpoints/best.ckpt  # optional: start from an earlier run's weights
+                                     # (e.g. ORN's second training stage from its first)
     data: {...}                      # actattn.data.datamodule.VideoDataModule
     model: {...}                     # actattn.train.ActionRecognizer (head_kwargs: the head's
                                      # keywords, backbone_kwargs: the backbone's)
@@ -59,6 +61,7 @@ class RunConfig:
     seed: int = 0
     monitor: str | None = None
     checkpoint_every_n_steps: int | None = None
+    init_weights: str | None = None
 
 
 def read_config(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:

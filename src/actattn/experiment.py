@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from tqdm import tqdm
 
-from actattn.checkpoint import AtomicCheckpointIO, LastCheckpoint, RunLogger, load_module
+from actattn.checkpoint import AtomicCheckpointIO, LastCheckpoint, RunLogger, init_weights, load_module
 from actattn.data.datamodule import VideoDataModule
 from actattn.models import MODELS
 from actattn.train import ActionRecognizer
@@ -58,6 +58,9 @@ def monitor_of(config: dict[str, Any]) -> str:
 def fit(config: dict[str, Any], resume: bool = False) -> tuple[ActionRecognizer, VideoDataModule, float]:
     """Train; with ``resume`` continue exactly from ``out/checkpoints/last.ckpt``. Returns seconds.
 
+    A fresh run with ``init_weights`` starts from that checkpoint's weights (not its optimiser or
+    position: e.g. the second of two training stages).
+
     A fresh run refuses an ``out`` that already holds one (its ``last.ckpt``) and starts a new
     ``metrics.csv``; a resumed run continues the checkpoint's rows.
     """
@@ -72,6 +75,8 @@ def fit(config: dict[str, Any], resume: bool = False) -> tuple[ActionRecognizer,
     L.seed_everything(config.get("seed", 0), workers=True)
     datamodule = build_datamodule(config)
     module = build_module(config, datamodule)
+    if config.get("init_weights") and not resume:
+        init_weights(module, config["init_weights"])
     trainer = build_trainer(config, monitor_of(config))
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=last if resume else None)

@@ -319,3 +319,25 @@ def test_bad_inputs_are_refused() -> None:
         head(inputs["feats"], object_masks=inputs["object_masks"][:, :2], object_classes=inputs["object_classes"])
     with pytest.raises(ValueError, match="must lie in"):
         head(inputs["feats"], object_masks=inputs["object_masks"], object_classes=inputs["object_classes"] + N)
+
+
+@pytest.mark.parametrize("heads", ["activity", "object"])
+def test_one_head_alone_predicts_and_the_stages_share_weights(heads: str) -> None:
+    """Table 2's baseline (the activity head alone) and the first training stage (the object head
+    alone): "action" is that head's logits, and the weights load into the two-headed model."""
+    torch.manual_seed(0)
+    both = ObjectRelationNetwork(16, 5, num_object_classes=6, relation_hidden=8, gru_hidden=8,
+                                 activity_hidden=8, shape_hidden=4).eval()
+    alone = ObjectRelationNetwork(16, 5, num_object_classes=6, relation_hidden=8, gru_hidden=8,
+                                  activity_hidden=8, shape_hidden=4, heads=heads).eval()
+    alone.load_state_dict(both.state_dict())
+    feats = torch.randn(2, 3, 16, 4, 4)
+    masks = torch.zeros(2, 3, 2, 8, 8)
+    masks[..., 1:5, 2:6] = 1.0
+    classes = torch.tensor([1, 4]).expand(2, 3, 2)
+    inputs = alone.inputs({"object_masks": masks, "object_classes": classes})
+    out, full = alone(feats, **inputs), both(feats, object_masks=masks, object_classes=classes)
+    key = "activity" if heads == "activity" else "relation"
+    torch.testing.assert_close(out.logits["action"], full.logits[key])
+    assert alone.makes_maps == (heads == "object") == bool(out.attention)
+    assert (heads == "activity") == (not alone.reads) == ("object_top1" not in alone.metrics())

@@ -12,7 +12,12 @@ Two heads on one trunk (Sec. 3, Fig. 2):
   h_theta over pairs (o_{t'}^j, o_t^k) of an earlier frame t' < t and frame t (eq. 4), a GRU
   f_phi runs over the g_t (eq. 5) and y^2 = Z r with r = sum_t r_t (eq. 11).
 The prediction averages the logits, (y^1 + y^2) / 2 (Sec. 3.4, eq. 12); a linear classifier R on
-each u_t^k (eq. 13) gives the auxiliary object loss of eq. 12.
+each u_t^k (eq. 13) gives the auxiliary object loss of eq. 12. ``heads`` chooses which heads predict:
+``"both"`` (the model), ``"activity"`` (Table 2's baseline, the activity head trained alone) or
+``"object"`` (the first stage of the paper's two-stage training, Sec. 5: "first training the object
+head only and then the full network"; the second stage is a run with ``heads="both"`` whose
+``init_weights`` is the first stage's checkpoint). Every submodule exists in every mode, so the
+stages' checkpoints load into each other.
 
 The trunk. The paper splits ResNet-50's conv5 into a 2.5D activity copy (7x7) and a 2D stride-1
 object copy (14x14, Sec. 4). A backbone here hands over one final feature map, so each head gets
@@ -88,6 +93,7 @@ OBJECTS = ("masks", "pixels")
 FEATURES = ("visual", "shape", "class")
 PAIRS = ("inter", "intra")
 AGGREGATORS = ("gru", "mlp")
+HEADS = ("both", "activity", "object")
 SHAPE_GRID = 28  # g_phi reads the mask at 28 x 28 (the authors' 784)
 PIXEL_GRID = 4  # objects="pixels": 4 x 4 cells per frame
 MASK_EPS = 1e-6
@@ -165,6 +171,7 @@ class ObjectRelationNetwork(Head):
         pairs: ``"inter"`` (t' < t, the paper) or ``"intra"`` (within a frame, the authors' code).
         aggregator: f_phi, ``"gru"`` (eq. 5) or ``"mlp"``.
         clique: 1, 2 or 3 (eq. 3).
+        heads: ``"both"``, ``"activity"`` or ``"object"`` (module docstring).
         relation_hidden: h_theta's width, both hidden layers and output (512).
         gru_hidden: f_phi's state r_t (256).
         activity_hidden: f_gamma's state s_t (512).
@@ -178,7 +185,9 @@ class ObjectRelationNetwork(Head):
 
     forward(feats (B, T, C, H, W), *, object_masks (B, T, K, h, w) float in [0, 1] at any
     resolution, object_classes (B, T, K) long with -1 for an empty slot) -> ModelOutput:
-        logits["action"]: (B, num_classes) (y^1 + y^2) / 2; ["activity"]: y^1; ["relation"]: y^2.
+        logits["action"]: (B, num_classes) (y^1 + y^2) / 2; ["activity"]: y^1; ["relation"]: y^2
+            (``heads="activity"``: "action" is y^1 and there is no "relation", no map, no aux;
+            ``"object"``: "action" is y^2 and there is no "activity").
         attention["relation"]: (B, T, H, W) on the feature grid: each object's share of the
             frame's relations (the norm of its summed h_theta outputs, divided by the frame's sum)
             spread over its mask in proportion to the mask's weight; it sums to 1 over a frame with
@@ -204,6 +213,7 @@ class ObjectRelationNetwork(Head):
         pairs: str = "inter",
         aggregator: str = "gru",
         clique: int = 2,
+        heads: str = "both",
         relation_hidden: int = 512,
         gru_hidden: int = 256,
         activity_hidden: int = 512,
@@ -212,7 +222,8 @@ class ObjectRelationNetwork(Head):
     ) -> None:
         super().__init__()
         for name, value, allowed in (("objects", objects, OBJECTS), ("pairs", pairs, PAIRS),
-                                     ("aggregator", aggregator, AGGREGATORS), ("clique", clique, (1, 2, 3))):
+                                     ("aggregator", aggregator, AGGREGATORS), ("clique", clique, (1, 2, 3)),
+                                     ("heads", heads, HEADS)):
             if value not in allowed:
                 raise ValueError(f"ObjectRelationNetwork: {name} must be one of {allowed}, got {value!r}")
         if object_features is None:
@@ -223,9 +234,11 @@ class ObjectRelationNetwork(Head):
                              f"(no 'class' with objects='pixels'), got {features!r}")
         self.in_channels, self.num_classes, self.num_object_classes = in_channels, num_classes, num_object_classes
         self.objects, self.object_features, self.pairs, self.clique = objects, features, pairs, clique
-        self.aggregator, self.object_loss_weight = aggregator, object_loss_weight
-        self.reads = {"object_masks": "object_masks", "object_classes": "object_classes"} if objects == "masks" else {}
-        self.makes_maps = True
+        self.aggregator, self.object_loss_weight, self.heads = aggregator, object_loss_weight, heads
+        self.recognises_objects = objects == "masks" and heads != "activity"  # R and eq. 12's object term
+        self.reads = ({"object_masks": "object_masks", "object_classes": "object_classes"}
+                      if self.recognises_objects else {})
+        self.makes_maps = heads != "activity"
         self.num_frames = None
 
         self.activity_block = Bottleneck(in_channels, temporal=True)
@@ -255,7 +268,9 @@ class ObjectRelationNetwork(Head):
         """feats (B, T, C, H, W) -> ModelOutput (see the class docstring)."""
         check_feats(feats, self.in_channels, "ObjectRelationNetwork")
         b, t, _, height, width = feats.shape
-        y1 = self.activity(feats)
+        if self.heads == "activity":
+            y1 = self.activity(feats)
+            return ModelOutput(logits={"action": y1, "activity": y1})
         grid = (2 * height, 2 * width)
         x = F.interpolate(rearrange(feats, "b t c h w -> (b t) c h w"), size=grid, mode="bilinear", align_corners=False)
         object_map = self.object_block(x)  # U_t: (B*T, C, 2H, 2W)
@@ -277,7 +292,11 @@ class ObjectRelationNetwork(Head):
         relation_map = relation_attention(shares, rearrange(feature_masks, "(b t) k h w -> b t k h w", b=b))
         if object_masks is not None and object_masks.shape[2] == 0 and self.objects == "masks":
             aux = {**aux, "object_shares": shares[:, :, :0], "object_logits": aux["object_logits"][:, :, :0]}
-        logits = {"action": (y1 + y2) / 2, "activity": y1, "relation": y2}  # eq. 12's average
+        if self.heads == "object":
+            logits = {"action": y2, "relation": y2}
+        else:
+            y1 = self.activity(feats)
+            logits = {"action": (y1 + y2) / 2, "activity": y1, "relation": y2}  # eq. 12's average
         return ModelOutput(logits=logits, attention={"relation": relation_map}, aux=aux)
 
     def activity(self, feats: Tensor) -> Tensor:
@@ -347,19 +366,19 @@ class ObjectRelationNetwork(Head):
         object term: cross-entropy of R u_t^k (eq. 13) against the detector's class, summed over
         the real slots of a clip, averaged over clips, times ``object_loss_weight``."""
         losses = {"action": supervision.action_loss(out.logits["action"], batch["label"])}
-        if self.object_classifier is not None:
+        if self.recognises_objects:
             losses["object"] = self.object_loss_weight * object_loss(out.aux["object_logits"], batch["object_classes"])
         return losses
 
     def metrics(self) -> dict[str, Metric]:
-        """``object_top1``: accuracy of R over the real slots (objects="masks")."""
-        if self.object_classifier is None:
+        """``object_top1``: accuracy of R over the real slots (objects="masks", with the object head)."""
+        if not self.recognises_objects:
             return {}
         return {"object_top1": MulticlassAccuracy(self.num_object_classes, average="micro")}
 
     def metric_inputs(self, out: ModelOutput, batch: Batch) -> dict[str, tuple[Tensor, Tensor]]:
         """Softmax probabilities (N, num_object_classes) of the N real slots and their classes (N,)."""
-        if self.object_classifier is None:
+        if not self.recognises_objects:
             return {}
         classes = batch["object_classes"].long()
         valid = classes >= 0
