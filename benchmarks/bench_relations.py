@@ -76,7 +76,7 @@ def main() -> None:
         loop = partial(loop_relations, mlp, objects, valid, members, later, weight)
         vector = partial(clique_relations, mlp, objects, valid, members, later, weight)
         with torch.no_grad():
-            expected, (got, _) = loop(), vector()
+            expected, (got, _, _) = loop(), vector()
             scale = expected.abs().max().item()
             torch.testing.assert_close(got, expected, rtol=0, atol=1e-5 * scale)
             count = sum(int((valid[c, members[c, :, 0]].sum(-1) * valid[c, members[c, :, 1]].sum(-1)).sum())

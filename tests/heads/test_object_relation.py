@@ -192,7 +192,8 @@ def test_vectorised_cliques_equal_the_loop(clique: int, pairs: str, training: bo
     objects = torch.randn(B, frames, K, d, dtype=torch.float64)
     valid = torch.rand(B, frames, K) > 0.3
     members, later, weight = relation_cliques(frames, clique=clique, pairs=pairs, training=training, batch=B)
-    g, share = clique_relations(mlp, objects, valid, members, later, weight)
+    g, share, strength = clique_relations(mlp, objects, valid, members, later, weight)
+    assert strength.shape == (B, members.shape[1], *[K] * clique) and (strength >= 0).all()
     torch.testing.assert_close(g, loop_relations(mlp, objects, valid, members, later, weight.double()))
     torch.testing.assert_close(share.sum(dim=(1, 2)), g.sum(dim=1) * clique)  # each clique counted once per member
 

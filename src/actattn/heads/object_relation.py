@@ -196,6 +196,9 @@ class ObjectRelationNetwork(Head):
         aux["object_logits"]: (B, T, K, num_object_classes) R u_t^k (masks only).
         aux["object_shares"]: (B, T, K) the shares above (0 for empty slots).
         aux["interactions"]: (B, T, relation_hidden) g_t (eq. 4), 0 where not formed.
+        aux["relation_strength"]: (B, P, K, K) the norm of each inter-frame pair's h_theta output
+            (weighted as in g_t), slot j of frame t' then slot k of frame t, and
+            aux["relation_frames"]: (B, P, 2) long, the pair's (t', t) (cliques of 2, inter only).
     Masks and classes are required with objects="masks" and ignored with "pixels". ``class_maps``
     is accepted and ignored: there are no per-class maps. K = 0 is allowed.
     """
@@ -281,11 +284,13 @@ class ObjectRelationNetwork(Head):
         objects = torch.cat([self._part(name, u, masks, classes) for name in self.object_features], dim=-1)  # eq. 8
         members, later, weight = relation_cliques(t, clique=self.clique, pairs=self.pairs, training=self.training,
                                                   batch=b, device=feats.device)
-        g, share = clique_relations(self.relation_mlp, objects, valid, members, later, weight)
+        g, share, strength = clique_relations(self.relation_mlp, objects, valid, members, later, weight)
         first = 0 if self.pairs == "intra" else max(self.clique, 2) - 1  # the first frame with an earlier one
         y2 = self.relation_classifier(self.reason(g[:, first:]))
         shares = self._shares(share.detach())
         aux = {"object_shares": shares, "interactions": g}
+        if self.clique == 2 and self.pairs == "inter":  # for the pictures (Fig. 4, 5)
+            aux |= {"relation_strength": strength.detach(), "relation_frames": members}
         if self.object_classifier is not None:
             aux["object_logits"] = self.object_classifier(u)  # eq. 13
         feature_masks = F.avg_pool2d(rearrange(masks, "b t k h w -> (b t) k h w"), 2)

@@ -52,7 +52,7 @@ def relation_cliques(
 
 def clique_relations(
     relation_mlp: nn.Sequential, objects: Tensor, valid: Tensor, members: Tensor, later: Tensor, weight: Tensor
-) -> tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor]:
     """eq. 3-4: g_t = sum over the cliques of t (weighted) of h_theta on their real objects.
 
     Args:
@@ -60,8 +60,10 @@ def clique_relations(
         objects: o (B, T, K, D); valid: (B, T, K) bool, the real slots.
         members, later, weight: as :func:`relation_cliques` gives them.
 
-    Returns g (B, T, H), zero where no clique ends, and each object's share of it (B, T, K, H): the
-    weighted sum of the h_theta outputs of the cliques it is a member of.
+    Returns g (B, T, H), zero where no clique ends; each object's share of it (B, T, K, H): the
+    weighted sum of the h_theta outputs of the cliques it is a member of; and each clique's
+    strength (B, P, K, ..., K): the norm of its weighted h_theta output (0 unless all its objects
+    are real), member i's slot on axis 2 + i.
     """
     b, t, k, d = objects.shape
     c = members.shape[-1]
@@ -70,7 +72,7 @@ def clique_relations(
     g = objects.new_zeros(b, t, out_width)
     share = objects.new_zeros(b, t, k, out_width)
     if members.shape[1] == 0:
-        return g, share
+        return g, share, objects.new_zeros(b, 0, *[k] * c)
     clip = torch.arange(b, device=objects.device)[:, None]
     hidden = first.bias
     mask = objects.new_ones(())
@@ -89,4 +91,4 @@ def clique_relations(
         part = relations.sum(dim=others) if others else relations  # (B, P, K, H)
         index = members[..., i][..., None, None].expand_as(part)
         share = share.scatter_add(1, index, part)
-    return g, share
+    return g, share, torch.linalg.vector_norm(relations, dim=-1)
