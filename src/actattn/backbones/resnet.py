@@ -18,6 +18,8 @@ from torch import Tensor, nn
 from torchvision import models
 from torchvision.models import WeightsEnum
 
+from actattn.backbones.inflate import inflate as inflate_stages
+from actattn.backbones.inflate import set_frames
 from actattn.temporal import add_temporal_shift
 
 ARCHS: dict[str, tuple[Callable[..., models.ResNet], WeightsEnum]] = {
@@ -43,6 +45,10 @@ class ResNet(nn.Module):
         tsm_segments: make it a Temporal Shift Module network for clips of this many frames
             (1/8 of the channels shifted each way inside every residual branch, every other
             block for ResNet-101; :func:`actattn.temporal.add_temporal_shift`).
+        inflate: per stage ("conv1", "layer1" .. "layer4", the ORN paper's Conv1 .. Conv5),
+            "2D", "2.5D" or "3D" kernels (:mod:`actattn.backbones.inflate`, Table 5), e.g. the
+            paper's ``{"conv1": "2.5D", "layer4": "2.5D"}``; inflated after the weights load, so
+            ImageNet weights initialise the 2D part and the network starts as the 2D one.
 
     Attributes:
         out_channels: C of the output (512 for resnet18/34, 2048 for resnet50/101).
@@ -57,6 +63,7 @@ class ResNet(nn.Module):
         weights_path: str | Path | None = None,
         stride1_last: bool = False,
         tsm_segments: int | None = None,
+        inflate: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         if arch not in ARCHS:
@@ -67,8 +74,11 @@ class ResNet(nn.Module):
         self.trunk = nn.Sequential(OrderedDict((name, getattr(net, name)) for name in TRUNK_LAYERS))
         if weights_path is not None:
             load_trunk_weights(self.trunk, Path(weights_path))
+        if tsm_segments is not None and inflate:
+            raise ValueError("ResNet: choose the temporal shift (tsm_segments) or kernel inflation (inflate), not both")
         if tsm_segments is not None:
             add_temporal_shift(net, tsm_segments)  # after loading: the shift renames conv1 to conv1.net
+        self.inflated = inflate_stages(self.trunk, inflate or {})
         self.tsm_segments = tsm_segments
         if stride1_last:
             unstride(self.trunk.layer4[0])
@@ -81,6 +91,7 @@ class ResNet(nn.Module):
             raise ValueError(f"ResNet: expected video (B, 3, T, H, W), got {tuple(video.shape)}")
         if self.tsm_segments is not None and video.shape[2] != self.tsm_segments:
             raise ValueError(f"ResNet: TSM built for {self.tsm_segments} frames, got {video.shape[2]}")
+        set_frames(self.inflated, video.shape[2])
         frames = rearrange(video, "b c t h w -> (b t) c h w")
         return rearrange(self.trunk(frames), "(b t) c h w -> b t c h w", b=video.shape[0])
 
