@@ -32,9 +32,11 @@ class ActionModel(nn.Module):
         """video (B, 3, T, H, W) -> ModelOutput with maps on the (H', W') feature grid.
 
         ``head_inputs`` go to the head as keywords (e.g. the ground-truth priors of
-        DualAttention's ``gt_priors`` mode).
+        DualAttention's ``gt_priors`` mode); those the head ``encodes`` (videos, such as a
+        conjugate clip) go through the backbone first.
         """
-        return self.head(self.backbone(video), **head_inputs)
+        encoded = {key: self.backbone(value) if key in self.head.encodes else value for key, value in head_inputs.items()}
+        return self.head(self.backbone(video), **encoded)
 
     def feature_grid(self, height: int, width: int) -> tuple[int, int]:
         """(H', W') of the feature maps for (height, width) input frames, e.g. for pose targets."""

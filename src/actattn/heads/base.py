@@ -5,6 +5,9 @@ Besides ``forward`` it says, through :class:`Head`:
 
 - ``reads``: which batch entries it takes besides the features (forward keyword -> batch key),
   e.g. the labels of the Dual Attention ``gt_priors`` mode or the object masks of ORN;
+  ``optional_reads`` those it takes when the batch has them (e.g. a conjugate clip, in training
+  only); ``encodes`` the keywords whose entries are videos that the backbone turns into features
+  before the head sees them (that conjugate clip);
 - ``from_data``: which constructor keywords the data module supplies
   (:attr:`~actattn.data.datamodule.VideoDataModule.head_facts`, e.g. ``num_objects``);
 - ``losses``: its training losses from its output and the batch (the action criterion of the
@@ -62,16 +65,20 @@ class Head(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.reads: dict[str, str] = {}
+        self.optional_reads: dict[str, str] = {}
+        self.encodes: set[str] = set()
         self.makes_maps = True
         self.num_frames: int | None = None
 
     def inputs(self, batch: Batch) -> dict[str, Tensor]:
-        """The forward keywords this head reads, from ``batch``; a missing entry is an error naming it."""
+        """The forward keywords this head reads, from ``batch`` (``optional_reads`` where present); a
+        missing entry of ``reads`` is an error naming it."""
         missing = [key for key in self.reads.values() if key not in batch]
         if missing:
             raise ValueError(f"{type(self).__name__} reads the batch entries {sorted(self.reads.values())}; "
                              f"this batch lacks {missing} (it has {sorted(batch)})")
-        return {keyword: batch[key] for keyword, key in self.reads.items()}
+        optional = {keyword: batch[key] for keyword, key in self.optional_reads.items() if key in batch}
+        return {keyword: batch[key] for keyword, key in self.reads.items()} | optional
 
     def losses(self, out: ModelOutput, batch: Batch, supervision: Supervision) -> dict[str, Tensor]:
         """Named loss terms, summed by the trainer; by default the action loss alone."""
