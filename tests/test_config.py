@@ -11,6 +11,7 @@ import yaml
 from actattn.config import ConfigError, load_config, read_config
 from actattn.data.datamodule import VideoDataModule
 from actattn.demo import data_files, load_demo_config
+from actattn.models import MODELS
 from actattn.train import ActionRecognizer
 
 CONFIGS = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
@@ -83,18 +84,22 @@ def test_demo_configs_are_checked_section_by_section(tmp_path: Path) -> None:
             load_demo_config(path)
 
 
+DATA_FACTS = {"num_objects": 5, "num_object_classes": 14}
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_every_shipped_config_passes_the_command_its_header_names(path: Path) -> None:
     """The first line names the command; the config passes its checks and builds every constructor
-    (no pretrained download; the object count of a head that predicts objects is the data's, 5 here)."""
+    (no pretrained download; what a head takes from the data is made up here: ``DATA_FACTS``)."""
     command = re.fullmatch(r"# Run: actattn (fit|demo) --config configs/(.+)", path.read_text().splitlines()[0])
     assert command is not None and command.group(2) == path.name
     config = load_demo_config(path) if command.group(1) == "demo" else load_config(path)
     files = data_files(Path(config["out"]) / "data") if command.group(1) == "demo" else {}
     VideoDataModule(**config["data"], **files)
     lightning.Trainer(**{**config["trainer"], "accelerator": "cpu", "devices": 1, "strategy": "auto"}, logger=False)
-    for model in config.get("models", {"run": config.get("model")}).values():
-        head_kwargs = dict(model.get("head_kwargs", {}))
-        if model["name"] == "dual_attention":
-            head_kwargs["num_objects"] = 5
+    for section in config.get("models", {"run": config.get("model")}).values():
+        model = {key: value for key, value in section.items() if key != "data"}
+        VideoDataModule(**{**config["data"], **section.get("data", {})}, **files)
+        facts = {key: DATA_FACTS[key] for key in MODELS[model["name"]].from_data}
+        head_kwargs = {**facts, **model.get("head_kwargs", {})}
         ActionRecognizer(**{**model, "pretrained": False, "head_kwargs": head_kwargs}, num_classes=7)

@@ -40,8 +40,9 @@ ATTENTION = ("pointing_game", "pointing_game_uniform", "mass_in_box", "mass_in_b
 class DemoConfig:
     """The top level of a demo config (a schema: configs stay plain dicts). ``synth`` holds
     :func:`render`'s keywords (its ``counts`` the train, validation and test scenes), ``models``
-    one model section (as a run config's) per name, and ``localize`` ``clips``: how many test clips
-    each model with maps localises and scores."""
+    one model section (as a run config's) per name, each optionally with a ``data`` section of its
+    own that updates the common one (e.g. simulated detector noise), and ``localize`` ``clips``:
+    how many test clips each model with maps localises and scores."""
 
     out: str
     synth: dict[str, Any]
@@ -67,13 +68,23 @@ def load_demo_config(path: str | Path) -> dict[str, Any]:
     filled = FILLED_IN["data"] | set(data_files(Path(config["out"])))
     config["data"] = check_call(config["data"], VideoDataModule, "data", path, filled)
     config["trainer"] = check_call(config["trainer"], L.Trainer, "trainer", path, FILLED_IN["trainer"])
-    config["models"] = {name: check_model(model, f"models.{name}", path) for name, model in config["models"].items()}
+    config["models"] = {name: model_section(model, f"models.{name}", path, filled) for name, model in config["models"].items()}
     check_call(config["localize"], localize_section, "localize", path)
     missing = {"train", "validation", "test"} - set(config["synth"]["counts"])
     if missing:
         raise ConfigError(f"config {path}: synth.counts lacks the split(s) {sorted(missing)}: a demo chooses its "
                           "checkpoint on the validation scenes and reports the test scenes")
     return config
+
+
+def model_section(model: dict[str, Any], where: str, path: Path, filled: set[str]) -> dict[str, Any]:
+    """A model section, checked as a run config's, with its own ``data`` updates checked as a data section."""
+    model = dict(model)
+    data = model.pop("data", None)
+    checked = check_model(model, where, path)
+    if data is not None:
+        checked["data"] = check_call(data, VideoDataModule, f"{where}.data", path, filled)
+    return checked
 
 
 def render(root: Path, *, preset: str, seed: int, counts: dict[str, int], overrides: dict[str, Any] | None = None,
@@ -141,8 +152,9 @@ def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
     data = {**config["data"], **data_files(out / "data")}
     pictures = config.get("pictures", 4)
     results = {}
-    for name, model in config["models"].items():
-        run = {"seed": config.get("seed", 0), "out": out / name, "data": data,
+    for name, section in config["models"].items():
+        model = {key: value for key, value in section.items() if key != "data"}
+        run = {"seed": config.get("seed", 0), "out": out / name, "data": {**data, **section.get("data", {})},
                "model": model, "trainer": config["trainer"]}
         if run["out"].exists():
             shutil.rmtree(run["out"])

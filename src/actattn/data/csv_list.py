@@ -16,10 +16,14 @@ import csv
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from actattn.data.sampling import ClipDataset, ClipRecord
+
+if TYPE_CHECKING:
+    from actattn.data.objects import ObjectSource
 
 AMBIGUOUS = "?"  # prefix of an ambiguous class in a multi-label row
 
@@ -119,7 +123,8 @@ class CsvVideoList(ClipDataset):
     ``multi_label`` reads ``;``-separated labels as a multi-hot ``(K,)`` float32 label (-1 marks
     an ambiguous class, see the module docstring).
     ``keypoints_dir`` adds ``"keypoints"`` from ``keypoints_dir/{video stem}.npz``, the cache that
-    ``actattn keypoints`` (torchvision's Keypoint R-CNN) writes.
+    ``actattn keypoints`` (torchvision's Keypoint R-CNN) writes. ``object_source`` gives each
+    sample the instances of its frames (:mod:`actattn.data.objects`, keyed by the video's stem).
     See :class:`~actattn.data.sampling.ClipDataset` for the sample and the bad-video behaviour.
     """
 
@@ -137,6 +142,7 @@ class CsvVideoList(ClipDataset):
         clip_stride: int | None = None,
         multi_label: bool = False,
         keypoints_dir: str | Path | None = None,
+        object_source: ObjectSource | None = None,
     ):
         rows = read_csv_list(csv_file, class_names=class_names, root=root, multi_label=multi_label)
         if class_names is None:
@@ -153,4 +159,5 @@ class CsvVideoList(ClipDataset):
             seed=seed,
             skip_bad_videos=skip_bad_videos,
             clip_stride=clip_stride,
+            object_source=object_source,
         )

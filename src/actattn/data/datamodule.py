@@ -15,6 +15,7 @@ import torch
 from torch.utils.data import DataLoader, default_collate
 
 from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
+from actattn.data.objects import OBJECT_SOURCES, ObjectNoise, ObjectSource, build_object_source, pad_object_slots
 from actattn.data.pose import JOINT_NAMES
 from actattn.data.sampling import ClipDataset, EpochSampler, ShardSampler
 from actattn.data.ssv2 import SomethingSomethingV2, read_labels, read_split
@@ -35,8 +36,9 @@ FORMATS = ("ssv2", "csv")
 
 def collate_drop_none(batch: list[dict | None]) -> dict:
     """Default-collate the samples that are not ``None`` (skipped bad videos) and count the others
-    in ``"skipped"`` (int64 scalar); a batch of skipped samples only has nothing else."""
-    samples = [sample for sample in batch if sample is not None]
+    in ``"skipped"`` (int64 scalar); a batch of skipped samples only has nothing else. Object slots
+    are padded to the batch's largest K (:func:`~actattn.data.objects.pad_object_slots`)."""
+    samples = pad_object_slots([sample for sample in batch if sample is not None])
     collated = default_collate(samples) if samples else {}
     return {**collated, "skipped": torch.tensor(len(batch) - len(samples))}
 
@@ -95,6 +97,17 @@ class VideoDataModule(L.LightningDataModule):
     keypoint files, a key of :data:`~actattn.data.pose.JOINT_NAMES` (``"coco"``: ``actattn
     keypoints``; ``"mpii"``; ``"synthhoi"``): a flip swaps their left and right channels, so
     ``keypoints`` with ``flip`` need it. ``num_classes`` and ``class_names`` are set by :meth:`setup`.
+
+    ``object_source`` gives every sampled frame its object instances (:mod:`actattn.data.objects`:
+    ``"object_masks"`` (T, K, ``object_mask_size``, ``object_mask_size``) float32 in [0, 1] and
+    ``"object_classes"`` (T, K) int64, -1 for an empty slot; K padded per batch), moved with the
+    crops and flips: ``"detections"`` reads ``detections_dir/{id}.npz`` from ``actattn detect``
+    (COCO's 80 classes); ``"synthhoi"`` reads SynthHOI's ground truth in ``groundtruth_dir`` (an
+    oracle detector; its 13 object categories and the hand); ``"something_else"`` reads the box
+    files ``something_else_files`` (classes hand, object 0 .. object 3). ``object_noise``
+    (``{"miss": p, "false_positive": mean per frame, "jitter": fraction}``) simulates detector
+    errors, drawn from ``(seed, epoch, index)``. Videos are matched by file stem; one without
+    objects raises, or is skipped with ``skip_bad_videos``.
     """
 
     def __init__(
@@ -125,6 +138,11 @@ class VideoDataModule(L.LightningDataModule):
         multi_label: bool = False,
         objects_file: str | Path | None = None,
         object_clusters: int | None = None,
+        object_source: str | None = None,
+        detections_dir: str | Path | None = None,
+        something_else_files: Sequence[str | Path] | None = None,
+        object_noise: dict[str, float] | None = None,
+        object_mask_size: int = 28,
     ):
         super().__init__()
         if format not in FORMATS:
@@ -143,6 +161,9 @@ class VideoDataModule(L.LightningDataModule):
             raise ValueError(f"crop must be one of {CROPS}, got {crop!r}")
         if keypoint_layout is not None and keypoint_layout not in JOINT_NAMES:
             raise ValueError(f"keypoint_layout must be one of {list(JOINT_NAMES)}, got {keypoint_layout!r}")
+        if object_source is not None and object_source not in OBJECT_SOURCES:
+            raise ValueError(f"object_source must be one of {OBJECT_SOURCES}, got {object_source!r}")
+        ObjectNoise.from_dict(object_noise)  # fail on bad noise settings before setup
         if keypoints and flip and keypoint_layout is None:
             raise ValueError("keypoints=True with flip=True needs keypoint_layout (one of "
                              f"{list(JOINT_NAMES)}), so that a flip swaps the left and right joints")
@@ -151,6 +172,7 @@ class VideoDataModule(L.LightningDataModule):
         self.class_names: list[str] | None = list(class_names) if class_names is not None else None
         self.datasets: dict[str, ClipDataset] = {}
         self.objects: ObjectVocabulary | None = None
+        self.object_source: ObjectSource | None = None
         self._train_loader: ResumableLoader | None = None
         self._resume: dict[str, int] | None = None
 
@@ -215,10 +237,12 @@ class VideoDataModule(L.LightningDataModule):
                 keypoints=hp.keypoints,
                 groundtruth_dir=hp.groundtruth_dir,
                 objects=self.objects,
+                object_source=self.object_source,
                 **common,
             )
         return CsvVideoList(file, class_names=self.class_names, root=hp.video_dir, multi_label=hp.multi_label,
-                            keypoints_dir=hp.groundtruth_dir if hp.keypoints else None, **common)
+                            keypoints_dir=hp.groundtruth_dir if hp.keypoints else None,
+                            object_source=self.object_source, **common)
 
     def setup(self, stage: str | None = None) -> None:
         """Read the annotation files (once) and build a dataset per given split."""
@@ -232,6 +256,11 @@ class VideoDataModule(L.LightningDataModule):
                 self.class_names = self._csv_class_names()
         if self.hparams.objects_file is not None:
             self.objects = self._object_vocabulary(Path(self.hparams.objects_file))
+        hp = self.hparams
+        if hp.object_source is not None:
+            self.object_source = build_object_source(
+                hp.object_source, detections_dir=hp.detections_dir, groundtruth_dir=hp.groundtruth_dir,
+                something_else_files=hp.something_else_files, noise=hp.object_noise, mask_size=hp.object_mask_size)
         for split, file in self.files.items():
             if file is not None:
                 self.datasets[split] = self._dataset(file, train=split == "train")
@@ -251,8 +280,12 @@ class VideoDataModule(L.LightningDataModule):
     def head_facts(self) -> dict[str, Any]:
         """What this data tells a head's constructor (the keywords a head lists in ``from_data``),
         after setup: ``num_objects``, the object clusters including the null label, with
-        ``objects_file``."""
-        return {} if self.objects is None else {"num_objects": len(self.objects)}
+        ``objects_file``; ``num_object_classes``, the classes of ``object_classes``, with
+        ``object_source``."""
+        facts = {} if self.objects is None else {"num_objects": len(self.objects)}
+        if self.object_source is not None:
+            facts["num_object_classes"] = self.object_source.num_classes
+        return facts
 
     def _split(self, split: str) -> ClipDataset:
         if split not in self.datasets:

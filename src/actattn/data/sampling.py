@@ -23,12 +23,21 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
+from actattn.data.objects import ObjectSource, ObjectSourceError, paste_objects
 from actattn.data.video import VideoDecodeError, read_clip
+
+_NOISE_STREAM = 1  # a second stream per sample: simulated detector noise never shifts the crops
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     """The generator for sample ``index`` in ``epoch`` of a run seeded with ``seed``."""
     return np.random.default_rng([seed, epoch, index])
+
+
+def noise_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    """The generator of sample ``index``'s simulated detector noise in ``epoch`` (also at evaluation,
+    where the epoch is 0), independent of :func:`sample_rng`'s augmentation."""
+    return np.random.default_rng([seed, epoch, index, _NOISE_STREAM])
 
 
 def _check_train_rng(train: bool, rng: np.random.Generator | None) -> None:
@@ -120,9 +129,14 @@ class ClipDataset(Dataset):
     A sample is ``{"video": (3, T, H, W) float32, "label": int64 scalar (-1 if unlabelled) or
     float32 (K,) multi-hot,
     "index": int}`` plus ``"keypoints"`` ``(T, J, 3)`` float32 where records name a keypoint file
-    and ``"objects"`` ``(2,)`` int64 where records carry object labels.
-    A missing or undecodable video raises :class:`VideoDecodeError`; with ``skip_bad_videos``
-    it warns once naming the file, is remembered (:attr:`bad_videos`), and yields ``None``.
+    and ``"objects"`` ``(2,)`` int64 where records carry object labels. With ``object_source``
+    (:mod:`actattn.data.objects`, keyed by the video's file stem) it also carries the sampled
+    frames' instances, moved by the transform: ``"object_masks"`` ``(T, K, h, w)`` float32 in
+    [0, 1] on the source's ``mask_size`` grid and ``"object_classes"`` ``(T, K)`` int64, -1 for
+    an empty slot.
+    A missing or undecodable video raises :class:`VideoDecodeError`, a video whose objects cannot
+    be read :class:`~actattn.data.objects.ObjectSourceError`; with ``skip_bad_videos`` such a
+    video warns once naming the file, is remembered (:attr:`bad_videos`), and yields ``None``.
     """
 
     def __init__(
@@ -135,6 +149,7 @@ class ClipDataset(Dataset):
         seed: int = 0,
         skip_bad_videos: bool = False,
         clip_stride: int | None = None,
+        object_source: ObjectSource | None = None,
     ):
         self.records = list(records)
         self.num_segments = num_segments
@@ -143,6 +158,7 @@ class ClipDataset(Dataset):
         self.seed = seed
         self.skip_bad_videos = skip_bad_videos
         self.clip_stride = clip_stride
+        self.object_source = object_source
         self._bad = torch.zeros(len(self.records), dtype=torch.bool).share_memory_()
 
     def __len__(self) -> int:
@@ -155,7 +171,7 @@ class ClipDataset(Dataset):
 
     @property
     def bad_videos(self) -> list[Path]:
-        """Videos that failed to decode and were skipped so far (shared across workers)."""
+        """Videos skipped so far for failing to decode or to read their objects (shared across workers)."""
         return [self.records[i].path for i in torch.nonzero(self._bad).flatten().tolist()]
 
     @property
@@ -172,7 +188,8 @@ class ClipDataset(Dataset):
         try:
             frames, indices = read_clip(record.path, lambda num_frames: frame_indices(
                 num_frames, self.num_segments, self.clip_stride, train=self.train, rng=rng))
-        except VideoDecodeError as err:
+            instances = self._instances(record, indices, frames.shape[1:3], epoch, index)
+        except (VideoDecodeError, ObjectSourceError) as err:
             if not self.skip_bad_videos:
                 raise
             self._bad[index] = True
@@ -180,7 +197,7 @@ class ClipDataset(Dataset):
             return None
         if max(indices) == 0 and self.num_segments > 1:
             warnings.warn(f"{record.path}: a single frame; every sampled frame repeats it", stacklevel=2)
-        sample = {"frames": frames, "label": record.label}
+        sample = {"frames": frames, "label": record.label, **instances}
         if record.keypoints_file is not None:
             sample["keypoints"] = read_keypoints(record.keypoints_file, indices)
         sample = self.transform(sample, rng)
@@ -191,7 +208,18 @@ class ClipDataset(Dataset):
             out["keypoints"] = sample["keypoints"]
         if record.objects is not None:
             out["objects"] = torch.tensor(record.objects, dtype=torch.int64)
+        if instances:
+            out["object_masks"], out["object_classes"] = paste_objects(
+                sample["object_boxes"], sample["object_box_masks"], sample["object_classes"],
+                tuple(sample["video"].shape[-2:]), self.object_source.mask_size)
         return out
+
+    def _instances(self, record: ClipRecord, indices: list[int], size: tuple[int, int], epoch: int,
+                 index: int) -> dict[str, np.ndarray]:
+        """The object source's instances of the sampled frames (nothing without a source)."""
+        if self.object_source is None:
+            return {}
+        return self.object_source.read(record.path.stem, indices, size, noise_rng(self.seed, epoch, index))
 
 
 class EpochSampler(DistributedSampler):

@@ -23,6 +23,7 @@ import numpy as np
 from actattn.data.sampling import ClipDataset, ClipRecord
 
 if TYPE_CHECKING:
+    from actattn.data.objects import ObjectSource
     from actattn.data.ssv2_objects import ObjectVocabulary
 
 
@@ -131,7 +132,8 @@ class SomethingSomethingV2(ClipDataset):
     ``groundtruth_dir/{id}.npz["keypoints"]`` (pixels of the original frames, SynthHOI layout)
     at the sampled frames and transformed with them. With ``objects`` (an object vocabulary, see
     :mod:`actattn.data.ssv2_objects`) each sample carries ``"objects"``: the placeholders'
-    cluster ids (first, second or null). ``class_names[i]`` is class ``i``'s name.
+    cluster ids (first, second or null). ``object_source`` gives each sample the instances of its
+    frames (:mod:`actattn.data.objects`, keyed by ``id``). ``class_names[i]`` is class ``i``'s name.
     See :class:`~actattn.data.sampling.ClipDataset` for the sample and the bad-video behaviour.
     """
 
@@ -151,6 +153,7 @@ class SomethingSomethingV2(ClipDataset):
         skip_bad_videos: bool = False,
         clip_stride: int | None = None,
         objects: ObjectVocabulary | None = None,
+        object_source: ObjectSource | None = None,
     ):
         if keypoints and groundtruth_dir is None:
             raise ValueError("keypoints=True needs groundtruth_dir (the folder of {id}.npz files)")
@@ -175,4 +178,5 @@ class SomethingSomethingV2(ClipDataset):
             seed=seed,
             skip_bad_videos=skip_bad_videos,
             clip_stride=clip_stride,
+            object_source=object_source,
         )

@@ -1,4 +1,4 @@
-"""Clip transforms: one random crop and flip for all frames of a clip, keypoints moved with the pixels.
+"""Clip transforms: one random crop and flip for all frames of a clip, keypoints and object boxes moved with the pixels.
 
 A step maps a sample dict to a sample dict, drawing any randomness from the numpy ``Generator``
 passed beside it (the dataset passes a per-sample generator, so augmentation is reproducible):
@@ -9,7 +9,11 @@ passed beside it (the dataset passes a per-sample generator, so augmentation is 
 - ``"keypoints"`` (optional): ``(T, J, 3)`` float ``(x, y, visible)`` in pixels of the frames, in
   continuous coordinates (pixel ``i`` spans ``[i, i + 1)``), so a resize scales them and a flip
   maps ``x`` to ``W - x``. Joints that leave the frame keep their coordinates;
-  :func:`actattn.data.pose.keypoint_heatmaps` treats them as invalid.
+  :func:`actattn.data.pose.keypoint_heatmaps` treats them as invalid;
+- ``"object_boxes"`` (optional): ``(T, K, 4)`` float ``x1, y1, x2, y2`` in the same continuous
+  pixel coordinates, moved like the keypoints (a flip maps ``x1, x2`` to ``W - x2, W - x1``), with
+  ``"object_box_masks"`` ``(T, K, M, M)``, each mask inside its box, mirrored by a flip (see
+  :mod:`actattn.data.objects`, which pastes them onto the final frame afterwards).
 
 :class:`Normalize` ends a pipeline: it replaces ``"frames"`` by ``"video"``, a float32 tensor
 ``(3, T, H, W)`` normalised with the ImageNet mean and std, and makes ``"keypoints"`` a float32
@@ -57,26 +61,29 @@ def _resize_frames(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     return rearrange(clip, "t c h w -> t h w c").numpy()
 
 
+def _move_points(sample: dict, scale: tuple[float, float], shift: tuple[float, float]) -> dict:
+    """``sample``'s keypoints and object boxes mapped by ``x * scale[0] - shift[0]``, ``y * scale[1] - shift[1]``."""
+    out = dict(sample)
+    if "keypoints" in sample:
+        keypoints = np.array(sample["keypoints"], dtype=np.float32)
+        keypoints[..., :2] = keypoints[..., :2] * np.float32(scale) - np.float32(shift)
+        out["keypoints"] = keypoints
+    if "object_boxes" in sample:
+        boxes = np.array(sample["object_boxes"], dtype=np.float32)
+        out["object_boxes"] = boxes * np.float32(scale * 2) - np.float32(shift * 2)
+    return out
+
+
 def _resize(sample: dict, height: int, width: int) -> dict:
     frames = sample["frames"]
     old_h, old_w = frames.shape[1:3]
-    out = {**sample, "frames": _resize_frames(frames, height, width)}
-    if "keypoints" in sample:
-        keypoints = np.array(sample["keypoints"], dtype=np.float32)
-        keypoints[..., 0] *= width / old_w
-        keypoints[..., 1] *= height / old_h
-        out["keypoints"] = keypoints
-    return out
+    out = _move_points(sample, (width / old_w, height / old_h), (0.0, 0.0))
+    return {**out, "frames": _resize_frames(frames, height, width)}
 
 
 def _crop(sample: dict, top: int, left: int, height: int, width: int) -> dict:
-    out = {**sample, "frames": sample["frames"][:, top : top + height, left : left + width]}
-    if "keypoints" in sample:
-        keypoints = np.array(sample["keypoints"], dtype=np.float32)
-        keypoints[..., 0] -= left
-        keypoints[..., 1] -= top
-        out["keypoints"] = keypoints
-    return out
+    out = _move_points(sample, (1.0, 1.0), (left, top))
+    return {**out, "frames": sample["frames"][:, top : top + height, left : left + width]}
 
 
 class Resize:
@@ -171,7 +178,7 @@ class HorizontalFlip:
     channels: a flip moves each joint's ``x`` to ``W - x`` and swaps the channels of "left_*" and
     "right_*" joints (:func:`~actattn.data.pose.flip_permutation`), as the paper intends; the
     Attentional Pooling code forgets the swap (REFERENCE_NOTES section 1). A sample with keypoints
-    needs them.
+    needs them. Object boxes are mirrored, and their box masks with them.
     """
 
     def __init__(self, label_map: dict[int, int], p: float = 0.5, joint_names: Sequence[str] | None = None):
@@ -214,6 +221,11 @@ class HorizontalFlip:
         out = {**sample, "frames": frames[:, :, ::-1], "label": label}
         if "keypoints" in sample:
             out["keypoints"] = self._flip_keypoints(sample["keypoints"], frames.shape[2])
+        if "object_boxes" in sample:
+            boxes = np.asarray(sample["object_boxes"], dtype=np.float32)
+            out["object_boxes"] = np.stack([frames.shape[2] - boxes[..., 2], boxes[..., 1],
+                                            frames.shape[2] - boxes[..., 0], boxes[..., 3]], -1)
+            out["object_box_masks"] = np.asarray(sample["object_box_masks"])[..., ::-1]
         return out
 
 
