@@ -140,7 +140,7 @@ def localize(module: ActionRecognizer, datamodule: VideoDataModule, out: Path, c
     if not module.model.head.makes_maps:
         return {}
     scores = localize_dataset(module, datamodule.files["test"], out, count=clips, objects=datamodule.objects,
-                              pictures=pictures)
+                              object_source=datamodule.object_source, pictures=pictures)
     return scores.as_dict() if scores is not None else {}
 
 

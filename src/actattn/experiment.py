@@ -16,6 +16,7 @@ from actattn.data.datamodule import VideoDataModule
 from actattn.models import MODELS
 from actattn.train import ActionRecognizer
 from actattn.viz import attention_animation, attention_columns, attention_figure, denormalize
+from actattn.viz.relations import RelationGraph, relation_pairs_figure
 
 def build_datamodule(config: dict[str, Any]) -> VideoDataModule:
     datamodule = VideoDataModule(seed=config.get("seed", 0), **config["data"])
@@ -113,14 +114,16 @@ def evaluate(config: dict[str, Any], checkpoint: str | Path) -> tuple[dict[str, 
 def write_pictures(
     module: ActionRecognizer, dataset: torch.utils.data.Dataset, out: str | Path, count: int = 4, gif: bool = True
 ) -> list[Path]:
-    """The paper's Fig. 2 for the first ``count`` clips of ``dataset`` (PNG, plus a GIF each);
-    nothing for a model without attention maps."""
+    """The Attentional Pooling paper's Fig. 2 for the first ``count`` clips of ``dataset`` (PNG,
+    plus a GIF each); for a head that returns object-pair relation strengths also the ORN paper's
+    Fig. 5 per clip and its Fig. 4 over those clips; nothing for a model without attention maps."""
     if not module.model.head.makes_maps:
         return []
     module.eval()
     names = module.hparams.class_names
+    object_names = getattr(getattr(dataset, "object_source", None), "classes", None)
     out = Path(out)
-    written = []
+    written, graph = [], None
     for index in tqdm(range(min(count, len(dataset))), desc=f"pictures -> {out}"):
         sample = dataset[index]
         if sample is None:
@@ -136,6 +139,16 @@ def write_pictures(
         written.append(attention_figure(frames, columns, out / f"clip{index:03d}.png", title))
         if gif:
             written.append(attention_animation(frames, columns, out / f"clip{index:03d}.gif"))
+        if "relation_strength" in output.aux and object_names is not None:  # relations between the source's objects
+            strength, pair_frames = output.aux["relation_strength"][0], output.aux["relation_frames"][0]
+            classes = sample["object_classes"]
+            written.append(relation_pairs_figure(frames, sample["object_masks"], classes, strength, pair_frames,
+                                                 object_names, out / f"clip{index:03d}-relations.png", title))
+            graph = graph or RelationGraph(len(names), len(object_names))
+            graph.add(target if target is not None else int(output.logits["action"][0].argmax()), classes,
+                      strength, pair_frames)
+    if graph is not None:
+        written.append(graph.figure(names, object_names, out / "relation-graph.png"))
     return written
 
 

@@ -198,7 +198,8 @@ class ObjectRelationNetwork(Head):
         aux["interactions"]: (B, T, relation_hidden) g_t (eq. 4), 0 where not formed.
         aux["relation_strength"]: (B, P, K, K) the norm of each inter-frame pair's h_theta output
             (weighted as in g_t), slot j of frame t' then slot k of frame t, and
-            aux["relation_frames"]: (B, P, 2) long, the pair's (t', t) (cliques of 2, inter only).
+            aux["relation_frames"]: (B, P, 2) long, the pair's (t', t) (objects="masks", cliques of
+            2, inter-frame pairs only).
     Masks and classes are required with objects="masks" and ignored with "pixels". ``class_maps``
     is accepted and ignored: there are no per-class maps. K = 0 is allowed.
     """
@@ -289,7 +290,7 @@ class ObjectRelationNetwork(Head):
         y2 = self.relation_classifier(self.reason(g[:, first:]))
         shares = self._shares(share.detach())
         aux = {"object_shares": shares, "interactions": g}
-        if self.clique == 2 and self.pairs == "inter":  # for the pictures (Fig. 4, 5)
+        if self.clique == 2 and self.pairs == "inter" and self.objects == "masks":  # for the pictures (Fig. 4, 5)
             aux |= {"relation_strength": strength.detach(), "relation_frames": members}
         if self.object_classifier is not None:
             aux["object_logits"] = self.object_classifier(u)  # eq. 13

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from actattn.data.objects import paste_objects
 from actattn.data.ssv2 import read_split, release_file
 from actattn.data.video import read_video, video_fps
 from actattn.localize.evaluate import GroundTruth, LocalizationScores, evaluate_clip, summarize
@@ -25,6 +26,7 @@ from actattn.localize.run import NULL_OBJECT, clip_record, localize_frames, writ
 from actattn.train import ActionRecognizer
 
 if TYPE_CHECKING:
+    from actattn.data.objects import ObjectSource
     from actattn.data.ssv2_objects import ObjectVocabulary
 
 VIDEO_EXTENSIONS = (".mp4", ".webm")
@@ -49,6 +51,17 @@ def _video_file(folder: Path, clip_id: str, split: Path) -> Path:
     raise FileNotFoundError(f"{split}: no video for id {clip_id} in {folder} (tried {', '.join(VIDEO_EXTENSIONS)})")
 
 
+def frame_objects(source: ObjectSource, video_id: str, shape: tuple[int, int, int]) -> dict[str, torch.Tensor]:
+    """``object_masks`` (T, K, m, m) and ``object_classes`` (T, K) of every frame of a video of
+    ``shape`` (T, H, W), on the source's grid over the whole frame (localisation resizes the frames
+    without cropping them). Simulated detector noise, if the source has any, is drawn from seed 0."""
+    num_frames, height, width = shape
+    read = source.read(video_id, list(range(num_frames)), (height, width), np.random.default_rng(0))
+    masks, classes = paste_objects(read["object_boxes"], read["object_box_masks"], read["object_classes"],
+                                   (height, width), source.mask_size)
+    return {"object_masks": masks, "object_classes": classes}
+
+
 def localize_dataset(
     module: ActionRecognizer,
     data: str | Path,
@@ -57,6 +70,7 @@ def localize_dataset(
     count: int = 8,
     map_key: str | None = None,
     objects: ObjectVocabulary | None = None,
+    object_source: ObjectSource | None = None,
     seed: int = 0,
     pictures: int | None = None,
     progress: bool = True,
@@ -69,7 +83,8 @@ def localize_dataset(
     ``data`` is a split file or a root holding ``something-something-v2-validation.json``; videos
     are ``videos/{id}.mp4`` or ``.webm`` beside it, ground truth ``groundtruth/{id}.npz`` (SynthHOI)
     where present. ``objects`` (the training run's object vocabulary) gives the clips their object
-    labels, which a ``gt_priors`` model needs.
+    labels, which a ``gt_priors`` model needs; ``object_source`` every frame's object instances,
+    which an object-based model (ORN) needs (:func:`frame_objects`).
     """
     from actattn.data.synthetic import load_groundtruth
 
@@ -83,8 +98,10 @@ def localize_dataset(
         labels = None
         if entry.label is not None and objects is not None:
             labels = (entry.label, objects.labels(entry.placeholders))
-        video = localize_frames(module, read_video(path), video_fps(path), map_key=map_key, labels=labels,
-                                null_object=NULL_OBJECT if objects is None else objects.null)
+        frames = read_video(path)
+        frame_inputs = None if object_source is None else frame_objects(object_source, entry.id, frames.shape[:3])
+        video = localize_frames(module, frames, video_fps(path), map_key=map_key, labels=labels,
+                                frame_inputs=frame_inputs, null_object=NULL_OBJECT if objects is None else objects.null)
         truth_file = split.parent / "groundtruth" / f"{entry.id}.npz"
         truth = GroundTruth.from_arrays(load_groundtruth(truth_file), str(truth_file)) if truth_file.is_file() else None
         extra = {"video": str(path)} | ({} if entry.label is None else {"true": {"label": entry.label,
@@ -123,6 +140,10 @@ def add_localize_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPar
                                                  "masks use the action map where the model has one")
     p.add_argument("--objects", help="the training run's object vocabulary (objects_file): ground-truth object "
                                      "labels for a gt_priors model")
+    p.add_argument("--object-source", choices=("synthhoi", "detections"),
+                   help="every frame's object instances, for an object-based model (ORN): SynthHOI's ground truth "
+                        "(groundtruth/ beside the split) or an `actattn detect` cache (--object-dir)")
+    p.add_argument("--object-dir", help="the detection cache (or another SynthHOI groundtruth folder)")
     p.set_defaults(func=cmd_localize)
     return p
 
@@ -137,6 +158,7 @@ def format_scores(scores: LocalizationScores) -> str:
 def cmd_localize(args: argparse.Namespace) -> None:
     """Run ``actattn localize`` and print the scores table (or the one video's result)."""
     from actattn.checkpoint import load_module
+    from actattn.data.objects import build_object_source
     from actattn.data.ssv2_objects import ObjectVocabulary
 
     module = load_module(args.checkpoint, "cuda" if torch.cuda.is_available() else "cpu")
@@ -147,6 +169,12 @@ def cmd_localize(args: argparse.Namespace) -> None:
               f"{record['interval'][0]}..{record['interval'][1] - 1}")
     else:
         objects = ObjectVocabulary.load(args.objects) if args.objects else None
-        scores = localize_dataset(module, args.data, out, count=args.count, map_key=args.map_key, objects=objects)
+        source = None
+        if args.object_source:
+            split = release_file(Path(args.data), "validation") if Path(args.data).is_dir() else Path(args.data)
+            folder = args.object_dir or split.parent / "groundtruth"
+            source = build_object_source(args.object_source, detections_dir=folder, groundtruth_dir=folder)
+        scores = localize_dataset(module, args.data, out, count=args.count, map_key=args.map_key, objects=objects,
+                                  object_source=source)
         print(format_scores(scores) if scores is not None else "no ground truth: nothing to score")
     print(f"localization: {out / 'localization.json'}   pictures: {out / 'pictures'}")

@@ -18,7 +18,8 @@ Choices (the paper's numbers where it gives them):
   the sampled forward's prediction (:meth:`~actattn.heads.base.Head.frame_maps`; DualAttention
   runs its attention module alone with that forward's priors).
 - Map: ``map_key=None`` takes ``"object"`` if the head returns it (DualAttention), else
-  ``"combined"`` (attentional pooling), else ``"top_down"`` (average pooling).
+  ``"combined"`` (attentional pooling), else ``"top_down"`` (average pooling), else the head's
+  first map (ORN's ``"relation"``).
 - Weights: a map that is a distribution over each frame's positions (DualAttention's softmax) is
   used as it is; any other map (unnormalised scores) is made one by a softmax over each frame's
   positions, the form of eq. 8-9, since eq. 12 compares distributions and the 60%-of-maximum
@@ -114,11 +115,16 @@ def backbone_features(backbone: nn.Module, video: Tensor) -> Tensor:
 
 @torch.no_grad()
 def frame_attention(
-    module: ActionRecognizer, video: Tensor, labels: tuple[int, tuple[int, int]] | None = None
+    module: ActionRecognizer,
+    video: Tensor,
+    labels: tuple[int, tuple[int, int]] | None = None,
+    frame_inputs: Mapping[str, Tensor] | None = None,
 ) -> FrameAttention:
     """The maps of all T frames of ``video`` (3, T, h, w); see the module docstring.
 
-    ``labels`` = (action, (object, object_2)) ground truth, for a model that reads them.
+    ``labels`` = (action, (object, object_2)) ground truth, for a model that reads them;
+    ``frame_inputs`` batch entries with one value per frame, (T, ...), such as ``object_masks``
+    and ``object_classes``, for a model that reads them.
     """
     module.eval()
     head = module.model.head
@@ -126,31 +132,35 @@ def frame_attention(
         raise ValueError(f"this {type(head).__name__} ({module.hparams.head_kwargs or {}}) makes no attention maps "
                          "to localise with")
     batch = {"video": video[None].to(module.device)}
+    batch |= {key: value[None].to(module.device) for key, value in (frame_inputs or {}).items()}
     if labels is not None:
         batch["label"] = torch.tensor([labels[0]], device=module.device)
         batch["objects"] = torch.tensor([labels[1]], device=module.device)
     missing = sorted(set(head.reads.values()) - set(batch))
     if missing:
         raise ValueError(f"this {type(head).__name__} reads {missing} besides the video: localise clips of a "
-                         "dataset that provides them (actattn localize --data, with the training run's objects)")
+                         "dataset that provides them (actattn localize --data, with the training run's objects "
+                         "or object source)")
     num_frames = trained_frames(module)
     if num_frames is None:
         out = module.run(batch)
         return FrameAttention({k: v[0] for k, v in out.attention.items()}, {k: v[0] for k, v in out.logits.items()})
     indices = segment_indices(video.shape[1], num_frames, train=False)
-    out = module.run({**batch, "video": batch["video"][:, :, indices]})
+    sampled = {**batch, "video": batch["video"][:, :, indices],
+               **{key: batch[key][:, indices] for key in frame_inputs or {}}}
+    out = module.run(sampled)
     maps = head.frame_maps(backbone_features(module.model.backbone, batch["video"]), out, head.inputs(batch))
     return FrameAttention({k: v[0] for k, v in maps.items()}, {k: v[0] for k, v in out.logits.items()})
 
 
 def choose_map(names: Sequence[str], map_key: str | None = None) -> str:
-    """``map_key`` if the model returns it; for None the first of "object", "combined", "top_down"."""
+    """``map_key`` if the model returns it; for None the first of "object", "combined", "top_down"
+    that it returns, else its first map (a head returns its maps in the order it prefers them)."""
     if map_key is not None and map_key not in names:
         raise ValueError(f"the model returns no {map_key!r} map; it returns {sorted(names)}")
-    key = map_key or next((name for name in MAP_PREFERENCE if name in names), None)
-    if key is None:
-        raise ValueError(f"none of the maps {sorted(names)} is one of {MAP_PREFERENCE}: pass map_key")
-    return key
+    if not names:
+        raise ValueError("the model returns no attention map")
+    return map_key or next((name for name in MAP_PREFERENCE if name in names), names[0])
 
 
 def affordance_key(names: Sequence[str], map_key: str) -> str:
@@ -234,13 +244,14 @@ def localize_frames(
     *,
     map_key: str | None = None,
     labels: tuple[int, tuple[int, int]] | None = None,
+    frame_inputs: Mapping[str, Tensor] | None = None,
     null_object: int = NULL_OBJECT,
 ) -> LocalizedVideo:
-    """Localise in decoded frames (T, H, W, 3) uint8 played at ``fps``; ``labels`` as in
-    frame_attention; ``null_object`` is the object vocabulary's null label."""
+    """Localise in decoded frames (T, H, W, 3) uint8 played at ``fps``; ``labels`` and
+    ``frame_inputs`` as in frame_attention; ``null_object`` is the object vocabulary's null label."""
     hp = module.hparams
     video = video_input(frames, hp.pipeline["size"])
-    attention = frame_attention(module, video, labels)
+    attention = frame_attention(module, video, labels, frame_inputs)
     key = choose_map(list(attention.maps), map_key)
     weights, is_distribution = attention_weights(attention.maps[key])
     mask_key = affordance_key(list(attention.maps), key)
