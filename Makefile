@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo demo-dual test bench clean
+.PHONY: demo demo-dual demo-orn test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ demo: $(STAMP)
 
 demo-dual: $(STAMP)
 	$(VENV)/bin/actattn demo --config configs/dual_attention_demo.yaml
+
+demo-orn: $(STAMP)
+	$(VENV)/bin/actattn demo --config configs/orn_demo.yaml
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest

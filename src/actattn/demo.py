@@ -103,11 +103,13 @@ def render(root: Path, *, preset: str, seed: int, counts: dict[str, int], overri
 
 
 def data_files(root: Path) -> dict[str, str]:
-    """The data section's files for scenes rendered into ``root``: its train, validation and test splits."""
+    """The data section's files for scenes rendered into ``root``: its train, validation and test
+    splits, the object clusters and the ground truth (keypoints and object instances)."""
     return {"format": "ssv2", "train_file": str(release_file(root, "train")),
             "val_file": str(release_file(root, "validation")), "test_file": str(release_file(root, "test")),
             "labels_file": str(release_file(root, "labels")), "video_dir": str(root / "videos"),
-            "video_ext": ".mp4", "objects_file": str(root / "objects.json")}
+            "video_ext": ".mp4", "objects_file": str(root / "objects.json"),
+            "groundtruth_dir": str(root / "groundtruth")}
 
 
 def table(results: dict[str, dict[str, float]], columns: tuple[str, ...]) -> str:
