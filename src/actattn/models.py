@@ -9,7 +9,14 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from actattn.backbones import create_backbone
-from actattn.heads import AttentionalPooling, AveragePooling, DualAttention, Head, ObjectRelationNetwork
+from actattn.heads import (
+    ActionContextFactorization,
+    AttentionalPooling,
+    AveragePooling,
+    DualAttention,
+    Head,
+    ObjectRelationNetwork,
+)
 from actattn.output import ModelOutput
 
 MODELS: dict[str, type[Head]] = {
@@ -17,6 +24,7 @@ MODELS: dict[str, type[Head]] = {
     "attentional_pooling": AttentionalPooling,
     "dual_attention": DualAttention,
     "object_relation": ObjectRelationNetwork,
+    "action_context": ActionContextFactorization,
 }
 
 
