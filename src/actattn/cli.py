@@ -1,4 +1,5 @@
-"""The ``actattn`` command: synth, fit, test, predict, visualize, localize, keypoints, detect, data, pretrain, demo."""
+"""The ``actattn`` command: synth, fit, test, predict, visualize, localize, keypoints, detect, data, conjugates,
+pretrain, demo."""
 from __future__ import annotations
 
 import argparse
@@ -137,6 +138,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--top", type=int, default=5)
     r.set_defaults(func=cmd_predict)
 
+    from actattn.conjugates import add_conjugates_parser
     from actattn.data.inspect import add_inspect_parser
     from actattn.detect import add_detect_parser
     from actattn.localize.dataset import add_localize_parser
@@ -146,6 +148,7 @@ def parser() -> argparse.ArgumentParser:
     add_pretrain_parser(sub)
     add_detect_parser(sub)
     add_inspect_parser(sub)
+    add_conjugates_parser(sub)
 
     k = sub.add_parser("keypoints", help="Keypoint R-CNN keypoints of a CSV dataset's videos, cached as .npz")
     k.add_argument("--csv", required=True, help="a path,label CSV (labels are not read)")
