@@ -141,13 +141,19 @@ def test_map_choice():
         choose_map(["action", "object"], "combined")
 
 
-def test_distributions_pass_through_and_scores_are_softmaxed():
+def test_distributions_pass_through_shares_are_divided_and_scores_are_softmaxed():
     softmaxed = torch.randn(3, 4, 5).flatten(1).softmax(-1).view(3, 4, 5)
-    weights, was_distribution = attention_weights(softmaxed)
-    assert was_distribution and torch.equal(weights, softmaxed)
+    weights, how = attention_weights(softmaxed)
+    assert how == "as returned" and torch.equal(weights, softmaxed)
+    shares = torch.rand(3, 4, 5)
+    shares[1] = 0.0
+    weights, how = attention_weights(shares)
+    assert how == "divided by each frame's sum"
+    torch.testing.assert_close(weights[0], shares[0] / shares[0].sum())
+    torch.testing.assert_close(weights[1], torch.full((4, 5), 1 / 20))  # an empty frame points nowhere
     scores = torch.randn(3, 4, 5)
-    weights, was_distribution = attention_weights(scores)
-    assert not was_distribution
+    weights, how = attention_weights(scores)
+    assert how == "softmax over each frame's positions"
     torch.testing.assert_close(weights.sum((-2, -1)), torch.ones(3))
     assert torch.equal(weights.flatten(1).argmax(-1), scores.flatten(1).argmax(-1))
 
@@ -215,7 +221,7 @@ def test_model_boxes_and_masks_lie_on_the_original_frames():
     assert len(loc.boxes) == len(loc.scores) == 9 and loc.affordance.shape == (9, 48, 80)
     boxes = np.array([box for frame in loc.boxes for box in frame])
     assert (boxes[:, [0, 1]] >= 0).all() and (boxes[:, 2] <= 80).all() and (boxes[:, 3] <= 48).all()
-    assert video.map_key == "combined" and video.softmaxed
+    assert video.map_key == "combined" and video.weighting == "softmax over each frame's positions"
 
 
 def test_affordance_masks_follow_the_true_object_not_the_true_action():

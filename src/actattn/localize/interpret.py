@@ -16,8 +16,10 @@ feature cell on each side, edges included: a coarse grid can then hit a box smal
 Cell (i, j) covers input pixels [i s, (i + 1) s) x [j s, (j + 1) s) at the backbone's output
 stride s, and the input is the original frame resized, so its centre is
 ((j + 1/2) s W / w_in, (i + 1/2) s H / h_in) in (x, y) frame pixels (see ``FrameGeometry``).
-Maps that are not per-frame distributions are made ones by a softmax over each frame's positions
-(:func:`attention_weights`).
+Maps that are not per-frame distributions are made ones (:func:`attention_weights`): a map with
+no negative value (a share, a [0, 1] confidence, a per-clip distribution) is divided by each
+frame's sum; unnormalised scores get a softmax over each frame's positions, the form of DAN's
+eq. 8-9.
 """
 from __future__ import annotations
 
@@ -36,12 +38,24 @@ if TYPE_CHECKING:
     from actattn.localize.evaluate import GroundTruth
 
 
-def attention_weights(maps: Tensor) -> tuple[Tensor, bool]:
-    """Maps (T, h, w) -> per-frame distributions over positions, and whether they already were ones."""
+AS_RETURNED, FRAME_SUM, SOFTMAX = "as returned", "divided by each frame's sum", "softmax over each frame's positions"
+
+
+def attention_weights(maps: Tensor) -> tuple[Tensor, str]:
+    """Maps (T, h, w) -> per-frame distributions over positions, and how they were made: "as
+    returned" (already distributions), "divided by each frame's sum" (no negative value; an
+    all-zero frame becomes uniform) or "softmax over each frame's positions" (scores)."""
     flat = rearrange(maps.detach().float().cpu(), "t h w -> t (h w)")
-    is_distribution = bool((flat >= 0).all()) and torch.allclose(flat.sum(-1), torch.ones(len(flat)), atol=1e-3)
-    weights = flat if is_distribution else flat.softmax(dim=-1)
-    return rearrange(weights, "t (h w) -> t h w", h=maps.shape[-2]), is_distribution
+    sums = flat.sum(-1, keepdim=True)
+    if bool((flat >= 0).all()):
+        if torch.allclose(sums, torch.ones_like(sums), atol=1e-3):
+            how, weights = AS_RETURNED, flat
+        else:
+            how = FRAME_SUM
+            weights = torch.where(sums > 0, flat / sums.clamp_min(torch.finfo(flat.dtype).tiny), 1 / flat.shape[-1])
+    else:
+        how, weights = SOFTMAX, flat.softmax(dim=-1)
+    return rearrange(weights, "t (h w) -> t h w", h=maps.shape[-2]), how
 
 
 def cells_in_boxes(boxes: Sequence[Box], geometry: FrameGeometry) -> np.ndarray:

@@ -21,9 +21,10 @@ Choices (the paper's numbers where it gives them):
   ``"combined"`` (attentional pooling), else ``"top_down"`` (average pooling), else the head's
   first map (ORN's ``"relation"``).
 - Weights: a map that is a distribution over each frame's positions (DualAttention's softmax) is
-  used as it is; any other map (unnormalised scores) is made one by a softmax over each frame's
-  positions, the form of eq. 8-9, since eq. 12 compares distributions and the 60%-of-maximum
-  rule needs a positive maximum.
+  used as it is; any other map is made one (:func:`~actattn.localize.interpret.attention_weights`):
+  divided by each frame's sum if it has no negative value (ORN's shares, ActX's maps), else by a
+  softmax over each frame's positions, the form of eq. 8-9 (unnormalised scores), since eq. 12
+  compares distributions and the 60%-of-maximum rule needs a positive maximum.
 - Geometry: feature cell (i, j) covers input pixels [i s, (i + 1) s) x [j s, (j + 1) s) for the
   backbone's output stride s; maps are upsampled bilinearly over that extent at the original
   frame's scale and cropped to the frame, so boxes and masks are in original-frame pixels.
@@ -221,7 +222,7 @@ def localize_maps(weights: Tensor, geometry: FrameGeometry, fps: float, num_obje
 @dataclass
 class LocalizedVideo:
     """A video, the attention of all its frames, the map of the boxes and interval (``map_key``;
-    ``softmaxed`` if it was made a distribution), that of the affordance masks
+    and how its ``weighting`` made it a distribution), that of the affordance masks
     (``affordance_key``), the predicted class, the objects predicted (``num_objects``, the most
     boxes per frame) and the localisation."""
 
@@ -229,7 +230,7 @@ class LocalizedVideo:
     fps: float
     attention: FrameAttention
     map_key: str
-    softmaxed: bool
+    weighting: str
     affordance_key: str
     predicted: int
     num_objects: int
@@ -253,14 +254,14 @@ def localize_frames(
     video = video_input(frames, hp.pipeline["size"])
     attention = frame_attention(module, video, labels, frame_inputs)
     key = choose_map(list(attention.maps), map_key)
-    weights, is_distribution = attention_weights(attention.maps[key])
+    weights, weighting = attention_weights(attention.maps[key])
     mask_key = affordance_key(list(attention.maps), key)
     mask_weights = None if mask_key == key else attention_weights(attention.maps[mask_key])[0]
     geometry = FrameGeometry(frames.shape[1:3], tuple(video.shape[-2:]), module.model.backbone.output_stride)
     predicted = int(attention.logits["action"].argmax())
     num_objects = predicted_objects(attention.logits, hp.class_names[predicted], null_object)
     localization = localize_maps(weights, geometry, fps, num_objects, mask_weights)
-    return LocalizedVideo(frames, fps, attention, key, not is_distribution, mask_key, predicted, num_objects,
+    return LocalizedVideo(frames, fps, attention, key, weighting, mask_key, predicted, num_objects,
                           localization, geometry)
 
 
@@ -283,7 +284,7 @@ def clip_record(clip_id: str, localized: LocalizedVideo, class_names: Sequence[s
         "id": clip_id, **extra, "fps": localized.fps, "frame_size": list(localized.frames.shape[1:3]),
         "predicted": {"label": localized.predicted, "name": class_names[localized.predicted]},
         "map": localized.map_key,
-        "map_weights": "softmax over each frame's positions" if localized.softmaxed else "as returned",
+        "map_weights": localized.weighting,
         "affordance_map": localized.affordance_key, "num_objects": localized.num_objects,
         "interval": list(loc.interval), "segment_frames": loc.segment_frames, "segment_changes": [c if np.isfinite(c) else None for c in loc.changes],
         "frames": [{"boxes": [list(b) for b in boxes], "scores": scores, "affordance": encode_mask(mask)}
