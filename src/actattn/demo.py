@@ -21,6 +21,7 @@ from typing import Any
 import lightning as L
 
 from actattn.checkpoint import load_module
+from actattn.conjugates import mine_synthhoi, pairs_figure, save_pairs
 from actattn.config import FILLED_IN, ConfigError, check_call, check_model, read_config
 from actattn.data.datamodule import VideoDataModule
 from actattn.data.ssv2 import release_file
@@ -42,7 +43,10 @@ class DemoConfig:
     :func:`render`'s keywords (its ``counts`` the train, validation and test scenes), ``models``
     one model section (as a run config's) per name, each optionally with a ``data`` section of its
     own that updates the common one (e.g. simulated detector noise), and ``localize`` ``clips``:
-    how many test clips each model with maps localises and scores."""
+    how many test clips each model with maps localises and scores. ``conjugates``, where given,
+    holds :func:`~actattn.conjugates.mine_synthhoi`'s ``min_frames``: the lead-in and tail of every
+    training scene become its conjugates (``conjugates_file`` of the data section; a model whose
+    ``data`` sets it to null trains without)."""
 
     out: str
     synth: dict[str, Any]
@@ -52,10 +56,15 @@ class DemoConfig:
     localize: dict[str, int]
     seed: int = 0
     pictures: int = 4
+    conjugates: dict[str, int] | None = None
 
 
 def localize_section(*, clips: int) -> None:
     """The ``localize`` section's schema: ``clips`` test clips localised and scored per model."""
+
+
+def conjugates_section(*, min_frames: int = 4) -> None:
+    """The ``conjugates`` section's schema: the shortest lead-in or tail kept as a conjugate."""
 
 
 def load_demo_config(path: str | Path) -> dict[str, Any]:
@@ -65,11 +74,13 @@ def load_demo_config(path: str | Path) -> dict[str, Any]:
     config["synth"] = check_call(config["synth"], render, "synth", path, {"root"})
     if config["synth"].get("overrides"):
         config["synth"]["overrides"] = check_call(config["synth"]["overrides"], SynthConfig, "synth.overrides", path)
-    filled = FILLED_IN["data"] | set(data_files(Path(config["out"])))
+    filled = FILLED_IN["data"] | set(data_files(Path(config["out"]))) | {"conjugates_file"}
     config["data"] = check_call(config["data"], VideoDataModule, "data", path, filled)
     config["trainer"] = check_call(config["trainer"], L.Trainer, "trainer", path, FILLED_IN["trainer"])
-    config["models"] = {name: model_section(model, f"models.{name}", path, filled) for name, model in config["models"].items()}
+    config["models"] = {name: model_section(model, f"models.{name}", path, filled - {"conjugates_file"}) for name, model in config["models"].items()}
     check_call(config["localize"], localize_section, "localize", path)
+    if config.get("conjugates") is not None:
+        check_call(config["conjugates"], conjugates_section, "conjugates", path)
     missing = {"train", "validation", "test"} - set(config["synth"]["counts"])
     if missing:
         raise ConfigError(f"config {path}: synth.counts lacks the split(s) {sorted(missing)}: a demo chooses its "
@@ -153,6 +164,10 @@ def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
     render(out / "data", **config["synth"])
     data = {**config["data"], **data_files(out / "data")}
     pictures = config.get("pictures", 4)
+    if config.get("conjugates") is not None:
+        pairs = mine_synthhoi(out / "data", "train", **config["conjugates"])
+        data["conjugates_file"] = str(save_pairs(pairs, out / "data" / "conjugates-train.json"))
+        pairs_figure(out / "data", pairs, out / "pictures" / "conjugates.png", count=pictures)
     results = {}
     for name, section in config["models"].items():
         model = {key: value for key, value in section.items() if key != "data"}
