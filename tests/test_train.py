@@ -143,3 +143,51 @@ def test_bad_optimiser_and_schedule_are_rejected() -> None:
         ActionRecognizer("average_pooling", 3, backbone="small_cnn", optimizer="rmsprop")
     with pytest.raises(ValueError, match="schedule"):
         ActionRecognizer("average_pooling", 3, backbone="small_cnn", schedule="linear")
+
+
+def test_views_are_folded_and_their_logits_averaged_per_video() -> None:
+    torch.manual_seed(0)
+    module = ActionRecognizer("average_pooling", 5, backbone="small_cnn").eval()
+    views = torch.randn(2, 3, 3, 2, 32, 32)  # 2 videos x 3 views (clips x crops), 2 frames
+    batch = {"video": views, "label": torch.tensor([1, 4]), "index": torch.tensor([0, 1]), "skipped": torch.tensor(0)}
+    with torch.no_grad():
+        folded, out, logits = module.video_logits(batch)
+        one_by_one = torch.stack([module(views[:, v]).logits["action"] for v in range(3)], 1).mean(1)
+    assert folded["video"].shape == (6, 3, 2, 32, 32) and folded["label"].tolist() == [1, 1, 1, 4, 4, 4]
+    assert out.logits["action"].shape == (6, 5) and folded["skipped"].ndim == 0
+    torch.testing.assert_close(logits["action"], one_by_one, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        module.test_step(batch, 0)
+        assert float(module.counts["test_clips"].compute()) == 2  # videos, not views
+        single = {**batch, "video": views[:, 0]}
+        assert torch.equal(module.video_logits(single)[2]["action"], module(views[:, 0]).logits["action"])
+
+
+def test_views_carry_object_masks_to_an_object_head() -> None:
+    module = ActionRecognizer("object_relation", 4, backbone="small_cnn", head_kwargs={"num_object_classes": 3}).eval()
+    batch = {"video": torch.randn(2, 2, 3, 2, 32, 32), "label": torch.tensor([0, 3]),
+             "object_masks": torch.rand(2, 2, 2, 3, 28, 28), "object_classes": torch.randint(-1, 3, (2, 2, 2, 3))}
+    with torch.no_grad():
+        folded, _, logits = module.video_logits(batch)
+    assert folded["object_masks"].shape == (4, 2, 3, 28, 28) and logits["action"].shape == (2, 4)
+
+
+def test_labels_of_the_wrong_kind_are_refused() -> None:
+    module = ActionRecognizer("average_pooling", 3, backbone="small_cnn")
+    batch = {"video": torch.randn(2, 3, 2, 32, 32), "label": torch.tensor([[1.0, 0.0, -1.0], [0.0, 1.0, 0.0]]),
+             "skipped": torch.tensor(0)}
+    with pytest.raises(ValueError, match="labels are multi-hot vectors but the model has multi_label=False"):
+        module.training_step(batch, 0)
+
+
+def test_many_shot_files_are_read_at_setup_and_kept_as_ids(tmp_path: Path) -> None:
+    path = tmp_path / "EPIC_many_shot_verbs.csv"
+    path.write_text("verb_class,verb\n2,open\n0,take\n")
+    module = ActionRecognizer("average_pooling", 3, backbone="small_cnn", metrics="epic",
+                              many_shot={"classes": str(path)})
+    assert module.test_metrics is None  # a config is checked without the annotation files
+    module.setup("test")
+    assert module.hparams.many_shot == {"classes": [0, 2]}
+    assert "many_shot_mean_class_accuracy" in module.test_metrics
+    again = ActionRecognizer(**{k: v for k, v in module.hparams.items()})  # as load_module rebuilds it
+    assert again.test_metrics is not None

@@ -41,6 +41,15 @@ def cmd_test(args: argparse.Namespace) -> None:
     from actattn.files import save_json
 
     config = load_config(args.config, args.set)
+    if args.submission:
+        from actattn.predict import write_test_submission
+
+        if args.sls is None:
+            raise ValueError("--submission needs --sls PT TL TD, the supervision levels 0-5 of the challenge")
+        path, labelled = write_test_submission(config, args.checkpoint, args.submission, tuple(args.sls))
+        print(f"EPIC-100 submission in {path}")
+        if not labelled:  # the challenge's test split: no metrics to compute
+            return
     metrics, seconds = evaluate(config, args.checkpoint)
     path = save_json({**metrics, "eval_seconds": seconds}, Path(config["out"]) / "test_metrics.json")
     print(json.dumps(metrics, indent=2))
@@ -126,6 +135,11 @@ def parser() -> argparse.ArgumentParser:
             c.add_argument("--resume", action="store_true", help="continue from OUT/checkpoints/last.ckpt")
         else:
             c.add_argument("--checkpoint", required=True)
+        if name == "test":
+            c.add_argument("--submission", metavar="FILE", help="also write the EPIC-100 challenge's submission "
+                           "(FILE.json, or FILE.zip holding test.json) of the test split (data.splits.test: test)")
+            c.add_argument("--sls", type=int, nargs=3, metavar=("PT", "TL", "TD"),
+                           help="the submission's supervision levels: pretraining, training labels, training data")
         if name == "visualize":
             c.add_argument("--out", required=True)
             c.add_argument("--count", type=int, default=8)
@@ -141,12 +155,14 @@ def parser() -> argparse.ArgumentParser:
     from actattn.conjugates import add_conjugates_parser
     from actattn.data.inspect import add_inspect_parser
     from actattn.detect import add_detect_parser
+    from actattn.extract import add_extract_parser
     from actattn.localize.dataset import add_localize_parser
     from actattn.pretrain import add_pretrain_parser
 
     add_localize_parser(sub)
     add_pretrain_parser(sub)
     add_detect_parser(sub)
+    add_extract_parser(sub)
     add_inspect_parser(sub)
     add_conjugates_parser(sub)
 

@@ -7,12 +7,21 @@ for multi-label sets (HICO) with positives weighted by ``pos_weight`` (the Atten
 paper's own Table 2 rows use 1, the unweighted loss; 10 is the authors' code's multi-label option,
 the "weighted loss" of the Fusion rows). Multi-label targets are 1 (positive), 0 (negative) or -1
 (ambiguous, HICO's 0 labels): ambiguous entries are left out of the loss and of the mAP, as in
-HICO's official evaluation. Metrics come from torchmetrics: top-1, top-5, mean class accuracy and
-mAP (single-label), mAP (multi-label), and the head's own (object top-1 ...).
+HICO's official evaluation. Metrics come from torchmetrics (:mod:`actattn.metrics`, chosen by
+``metrics``): top-1, top-5, mean class accuracy and mAP (single-label), mAP (multi-label), EPIC's
+(many-shot, verb and noun of an action model) ..., and the head's own (object top-1 ...).
+
+Multi-view evaluation (a test protocol of the data module: clips x crops per video): a batch whose
+``video`` is ``(B, V, 3, T, H, W)`` is folded to ``B * V`` clips (the per-view entries
+:data:`~actattn.data.sampling.VIEW_KEYS` ``(B, V, ...)`` folded too, every other entry repeated per
+view), the model runs once on them, and each video's logits are averaged over its views before the
+probabilities and the metrics (:meth:`ActionRecognizer.video_logits`); the loss and the head's own
+metrics are per view.
 """
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -20,50 +29,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from einops import rearrange
 from torchmetrics import MetricCollection, SumMetric
-from torchmetrics.classification import (
-    MulticlassAccuracy,
-    MulticlassAveragePrecision,
-    MultilabelAveragePrecision,
-)
 
+from actattn.data.sampling import VIEW_KEYS
 from actattn.heads.base import Supervision
+from actattn.metrics import action_scores, make_metrics, read_many_shot
 from actattn.models import create_model
 from actattn.output import ModelOutput
 
 SCHEDULES = ("none", "step", "multistep", "cosine")
-
-
-def make_metrics(num_classes: int, multi_label: bool) -> MetricCollection:
-    """The held-out action metrics: top-1/top-5/mean class accuracy/mAP, or mAP for multi-label sets.
-
-    They take probabilities (:func:`action_scores`), never logits: torchmetrics decides per
-    ``update()`` whether its inputs are logits (any value outside [0, 1]), so logits made the
-    result depend on how the data were split into batches. Multi-label targets are int64 with -1
-    for an ambiguous entry, which the mAP ignores (``ignore_index=-1``). Classes without positives
-    (torchmetrics 1.9): in the multi-label mAP such a label has AP 0 (its recall is set to 1, with
-    a warning) and still counts in the mean, so a split where some labels have no positive
-    reports less than the mean over the labels present; in the single-label mAP such a class's AP
-    is NaN and it is left out of the mean (with a warning).
-    """
-    if multi_label:
-        return MetricCollection({"mAP": MultilabelAveragePrecision(num_labels=num_classes, ignore_index=-1)})
-    # no compute groups: torchmetrics merges metrics whose states agree after the first batch, and
-    # top-5 then reported top-1 (or mean class accuracy) whenever the first batch had no top-1 error
-    return MetricCollection(
-        {
-            "top1": MulticlassAccuracy(num_classes, top_k=1, average="micro"),
-            "top5": MulticlassAccuracy(num_classes, top_k=min(5, num_classes), average="micro"),
-            "mean_class_accuracy": MulticlassAccuracy(num_classes, average="macro"),
-            "mAP": MulticlassAveragePrecision(num_classes, average="macro"),
-        },
-        compute_groups=False,
-    )
-
-
-def action_scores(logits: Tensor, multi_label: bool) -> Tensor:
-    """Class probabilities for the metrics: sigmoid per label (multi-label) or softmax over classes."""
-    return logits.sigmoid() if multi_label else logits.softmax(dim=-1)
 
 
 def masked_bce(logits: Tensor, target: Tensor, pos_weight: float) -> Tensor:
@@ -107,6 +82,9 @@ class ActionRecognizer(L.LightningModule):
         gamma: float = 0.1,
         class_names: list[str] | None = None,
         pipeline: dict[str, Any] | None = None,
+        metrics: str = "default",
+        many_shot: dict[str, str | list[int]] | None = None,
+        action_nouns: int | None = None,
     ):
         super().__init__()
         if optimizer not in ("sgd", "adam"):
@@ -122,12 +100,30 @@ class ActionRecognizer(L.LightningModule):
             backbone_kwargs=backbone_kwargs,
             **(head_kwargs or {}),
         )
-        self.val_metrics = make_metrics(num_classes, multi_label).clone(prefix="val/")
-        self.test_metrics = make_metrics(num_classes, multi_label).clone(prefix="test/")
+        self.val_metrics: MetricCollection | None = None
+        self.test_metrics: MetricCollection | None = None
+        if not any(isinstance(value, (str, Path)) for value in (many_shot or {}).values()):
+            self._make_metrics()  # else in setup(): a config is checked without the many-shot files
         self.counts = torch.nn.ModuleDict({f"{stage}_{count}": SumMetric() for stage in ("val", "test")
                                            for count in ("clips", "skipped")} | {"train_skipped": SumMetric()})
         self.head_metrics = torch.nn.ModuleDict({f"{stage}_{name}": metric.clone() for stage in ("val", "test")
                                                  for name, metric in self.model.head.metrics().items()})
+
+    def _make_metrics(self) -> None:
+        """The held-out metrics; many-shot class files are read into ids, kept in the hyperparameters
+        (so a checkpoint evaluates without the annotation files)."""
+        hp = self.hparams
+        many_shot = {part: read_many_shot(value) if isinstance(value, (str, Path)) else list(value)
+                     for part, value in (hp.many_shot or {}).items()}
+        hp["many_shot"] = many_shot or None
+        metric_set = make_metrics(hp.num_classes, hp.multi_label, hp.metrics, many_shot=many_shot,
+                                  action_nouns=hp.action_nouns)
+        self.val_metrics = metric_set.clone(prefix="val/").to(self.device)
+        self.test_metrics = metric_set.clone(prefix="test/").to(self.device)
+
+    def setup(self, stage: str) -> None:
+        if self.val_metrics is None:
+            self._make_metrics()
 
     def forward(self, video: Tensor, **head_inputs: Tensor) -> ModelOutput:
         return self.model(video, **head_inputs)
@@ -147,6 +143,16 @@ class ActionRecognizer(L.LightningModule):
         supervision = Supervision(self.action_loss, self.model.backbone.output_stride)
         return self.model.head.losses(out, batch, supervision)
 
+    def _check_labels(self, batch: dict[str, Tensor]) -> bool:
+        """``multi_label``, after checking that the batch's labels are of that kind (a multi-hot
+        target would otherwise pass for soft targets of the softmax cross-entropy)."""
+        multi_hot, multi_label = batch["label"].ndim > 1, self.hparams.multi_label
+        if multi_hot != multi_label:
+            kind = "multi-hot vectors" if multi_hot else "class ids (or the split is unlabelled)"
+            raise ValueError(f"the data's labels are {kind} but the model has multi_label={multi_label}: "
+                             "set model.multi_label to match the data")
+        return multi_label
+
     def _count_skipped(self, batch: dict[str, Tensor], stage: str) -> None:
         counter = self.counts[f"{stage}_skipped"]
         counter.update(batch["skipped"])
@@ -156,6 +162,7 @@ class ActionRecognizer(L.LightningModule):
         self._count_skipped(batch, "train")
         if "video" not in batch:  # every clip of the batch was a skipped bad video
             return None
+        self._check_labels(batch)
         losses = self.losses(self.run(batch), batch)
         loss = sum(losses.values())
         if not torch.isfinite(loss):
@@ -172,17 +179,32 @@ class ActionRecognizer(L.LightningModule):
         clips = self.counts[f"{stage}_clips"]
         clips.update(len(batch["video"]))
         self.log(f"{stage}/clips", clips, on_step=False, on_epoch=True)
-        out = self.run(batch)
-        loss = sum(self.losses(out, batch).values())
-        multi_label = self.hparams.multi_label
+        views, out, logits = self.video_logits(batch)
+        loss = sum(self.losses(out, views).values())
+        multi_label = self._check_labels(batch)
         labels = batch["label"].long() if multi_label else batch["label"]  # multi-hot: int64 with -1 ambiguous
-        metrics.update(action_scores(out.logits["action"], multi_label), labels)
+        metrics.update(action_scores(logits["action"], multi_label), labels)
         self.log(f"{stage}/loss", loss, batch_size=len(batch["video"]), sync_dist=True)
         self.log_dict(metrics, prog_bar=stage == "val")
-        for name, (predictions, targets) in self.model.head.metric_inputs(out, batch).items():
+        for name, (predictions, targets) in self.model.head.metric_inputs(out, views).items():
             metric = self.head_metrics[f"{stage}_{name}"]
             metric.update(predictions, targets)
             self.log(f"{stage}/{name}", metric, prog_bar=stage == "val")
+
+    def video_logits(self, batch: dict[str, Tensor]) -> tuple[dict[str, Tensor], ModelOutput, dict[str, Tensor]]:
+        """The model on a batch of one view per video (``video`` (B, 3, T, H, W)) or of V views
+        (``(B, V, 3, T, H, W)``, module docstring): the batch as the model saw it (folded), its
+        output, and per logit key the logits averaged over each video's views ``(B, K)``."""
+        if batch["video"].ndim != 6:
+            out = self.run(batch)
+            return batch, out, dict(out.logits)
+        size, count = batch["video"].shape[:2]
+        views = {key: rearrange(value, "b v ... -> (b v) ...") if key in VIEW_KEYS
+                 else value.repeat_interleave(count, 0) if torch.is_tensor(value) and value.ndim and len(value) == size
+                 else value for key, value in batch.items()}
+        out = self.run(views)
+        return views, out, {key: rearrange(value, "(b v) ... -> b v ...", v=count).mean(1)
+                            for key, value in out.logits.items()}
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, self.val_metrics, "val")

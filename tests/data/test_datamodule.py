@@ -187,3 +187,149 @@ def test_bad_arguments():
         VideoDataModule("csv", train_file="t.csv", keypoints=True)
     with pytest.raises(RuntimeError, match="after setup"):
         VideoDataModule("csv", train_file="t.csv").num_classes
+
+
+# --- the official files of any format (actattn.data.records), frame folders, test protocols ---
+
+ANNOTATIONS = __import__("pathlib").Path(__file__).resolve().parents[3] / "shared" / "annotations"
+
+
+@pytest.fixture(scope="module")
+def annotations():
+    if not (ANNOTATIONS / "README.md").is_file():
+        pytest.skip(f"the shared annotation excerpts are not at {ANNOTATIONS}")
+    return ANNOTATIONS
+
+
+def _jpegs(folder, count, pattern, size=(40, 56)):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        Image.fromarray(np.full((*size, 3), 4 * (i % 60), np.uint8)).save(folder / (pattern % (i + 1)))
+
+
+@pytest.fixture(scope="module")
+def ucf_videos(tmp_path_factory):
+    """Stand-in videos for the first 3 train and first 2 test lines of UCF101's split 1."""
+    root = tmp_path_factory.mktemp("ucf")
+    rng = np.random.default_rng(0)
+    for name in ("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01", "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c02",
+                 "ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c03", "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01",
+                 "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c02"):
+        write_video(root / f"{name}.avi.mp4", rng.integers(0, 256, (12, 40, 56, 3), dtype=np.uint8), fps=10)
+    for path in root.rglob("*.avi.mp4"):  # PyAV reads by content: the official .avi names, H.264 inside
+        path.rename(path.with_name(path.name.removesuffix(".mp4")))
+    return root
+
+
+def _ucf(annotations, root, **kwargs):
+    ucf = annotations / "ucf101"
+    files = {"class_ind": str(ucf / "classInd.txt"), "train": str(ucf / "trainlist01.txt"),
+             "test": str(ucf / "testlist01.txt")}
+    return VideoDataModule("ucf101", **({"files": files, "video_dir": root, "split": 1, "num_segments": 3, "size": 32,
+                                         "batch_size": 4, "skip_bad_videos": True} | kwargs))
+
+
+def test_official_files_decode_and_missing_videos_are_counted_or_named(annotations, ucf_videos):
+    dm = _ucf(annotations, ucf_videos)
+    with pytest.warns(UserWarning, match=r"split 'train1' \(train\): 197 of 200 videos do not exist"):
+        dm.setup("fit")
+    assert dm.num_classes == 101 and dm.class_names[0] == "ApplyEyeMakeup" and not dm.multi_label
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["video"].shape == (3, 3, 3, 32, 32) and batch["label"].tolist() == [0, 0, 0]
+    assert len(dm.datasets["test"]) == 2 and dm.files == {"train": "train1", "val": "test1", "test": "test1"}
+    with pytest.raises(FileNotFoundError, match=r"197 of 200 videos do not exist, the first .*v_ApplyEyeMakeup_g08_c04"
+                                                r".avi \(sample ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c04.avi\)"):
+        _ucf(annotations, ucf_videos, skip_bad_videos=False).setup("fit")
+    with pytest.raises(ValueError, match="format 'ucf101' reads its official files: give data.files"):
+        VideoDataModule("ucf101", video_dir=ucf_videos)
+    with pytest.raises(ValueError, match="multi_label: the ucf101 task 'action' is single-label"):
+        _ucf(annotations, ucf_videos, multi_label=True).setup("fit")
+
+
+def test_test_protocol_views_are_deterministic(annotations, ucf_videos):
+    dm = _ucf(annotations, ucf_videos, test_clips=2, test_crops=3, test_segments=4)
+    with pytest.warns(UserWarning):
+        dm.setup("test")
+    first, again = dm.datasets["test"][0], dm.datasets["test"][0]
+    assert first["video"].shape == (6, 3, 4, 32, 32) and torch.equal(first["video"], again["video"])
+    assert not torch.equal(first["video"][0], first["video"][2])  # left and right crops differ
+    batch = next(iter(dm.test_dataloader()))
+    assert batch["video"].shape == (2, 6, 3, 4, 32, 32) and batch["label"].shape == (2,)
+    assert dm.datasets["val"][0]["video"].shape == (3, 3, 32, 32)  # validation keeps one centre clip
+    ten = _ucf(annotations, ucf_videos, test_crops=10)
+    with pytest.warns(UserWarning):
+        ten.setup("test")
+    views = ten.datasets["test"][0]["video"]
+    assert views.shape == (10, 3, 3, 32, 32) and torch.equal(views[5], views[0].flip(-1))  # TSN: 5 crops + mirrors
+
+
+def test_frame_folders_and_segments_through_the_data_module(annotations, tmp_path):
+    ss1 = annotations / "something-something-v1"
+    for video_id in ("100218", "48032"):  # SSv1 ships JPEG frames <id>/%05d.jpg
+        _jpegs(tmp_path / "ssv1" / video_id, 9, "%05d.jpg")
+    dm = VideoDataModule("ssv1", files={"labels": str(ss1 / "something-something-v1-labels.csv"),
+                                        "train": str(ss1 / "something-something-v1-train.csv")},
+                         video_dir=tmp_path / "ssv1", num_segments=3, size=32, skip_bad_videos=True)
+    with pytest.warns(UserWarning, match="videos do not exist"):
+        dm.setup("fit")
+    assert len(dm.datasets["train"]) == 2 and dm.datasets["train"][0]["video"].shape == (3, 3, 32, 32)
+
+    epic = annotations / "epic-kitchens-55"
+    _jpegs(tmp_path / "epic" / "frames_rgb_flow" / "rgb" / "train" / "P01" / "P01_01", 500, "frame_%010d.jpg", (16, 24))
+    dm = VideoDataModule("epic55", files={"labels": str(epic / "EPIC_train_action_labels.csv"),
+                                          "verb_classes": str(epic / "EPIC_verb_classes.csv"),
+                                          "noun_classes": str(epic / "EPIC_noun_classes.csv")},
+                         frames_dir=tmp_path / "epic", reader_options={"train_participants": 0}, num_segments=2,
+                         size=16, short_side=16, skip_bad_videos=True)
+    dm.setup("fit")
+    assert dm.num_classes == 125 and dm.files["test"] == "validation"
+    test = dm.datasets["test"]
+    assert test[0]["label"] == 2 and test[1]["label"] == 12  # open, turn-on
+    with pytest.warns(UserWarning, match=r"ends after the video's last frame; clipped to frames 417..499"):
+        assert test[2]["video"].shape == (3, 2, 16, 16)  # close door, frames 418..569 of 500
+    assert test.num_clipped == 1
+    with pytest.warns(UserWarning, match="starts after the last of its 500 frames"):
+        assert test[3] is None and test.num_bad_videos == 1
+
+
+def test_multi_label_images_are_multi_hot_with_ambiguous(tmp_path):
+    from PIL import Image
+    from scipy.io import savemat
+
+    def cells(items):
+        array = np.empty(len(items), dtype=object)
+        array[:] = items
+        return array
+
+    savemat(tmp_path / "anno.mat", {
+        "list_action": cells([{"nname": "airplane", "vname": "board", "vname_ing": "boarding"},
+                              {"nname": "bicycle", "vname": "ride", "vname_ing": "riding"}]),
+        "list_train": cells(["a.jpg"]), "list_test": cells(["b.jpg"]),
+        "anno_train": np.array([[1.0], [0.0]]), "anno_test": np.array([[np.nan], [1.0]])})
+    for split, name in (("train", "a.jpg"), ("test", "b.jpg")):
+        (tmp_path / "images" / f"{split}2015").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(tmp_path / "images" / f"{split}2015" / name)
+    dm = VideoDataModule("hico", files={"path": str(tmp_path / "anno.mat")}, video_dir=tmp_path, num_segments=1,
+                         size=32, flip=True)
+    dm.setup("fit")
+    assert dm.multi_label and dm.class_names == ["airplane boarding", "bicycle riding"]
+    sample = dm.datasets["train"][(0, 0)]
+    assert sample["video"].shape == (3, 1, 32, 32) and sample["label"].tolist() == [1.0, -1.0]
+    assert dm.datasets["test"][0]["label"].tolist() == [0.0, 1.0]
+
+
+def test_views_carry_their_own_objects(tiny_synth):
+    dm = VideoDataModule("ssv2", train_file=tiny_synth / "something-something-v2-train.json",
+                         test_file=tiny_synth / "something-something-v2-validation.json",
+                         labels_file=tiny_synth / "something-something-v2-labels.json",
+                         video_dir=tiny_synth / "videos", video_ext=".mp4", groundtruth_dir=tiny_synth / "groundtruth",
+                         object_source="synthhoi", num_segments=2, size=32, test_clips=2, test_crops=3, batch_size=2)
+    dm.setup("test")
+    sample = dm.datasets["test"][0]
+    views, frames, slots = sample["object_classes"].shape
+    assert (views, frames) == (6, 2) and sample["object_masks"].shape == (6, 2, slots, 28, 28)
+    assert not torch.equal(sample["object_masks"][0], sample["object_masks"][2])  # masks follow each crop
+    batch = next(iter(dm.test_dataloader()))
+    assert batch["video"].shape[:2] == (2, 6) and batch["object_masks"].shape[:3] == (2, 6, 2)

@@ -151,3 +151,13 @@ def test_one_frame_video_warns_and_repeats(videos):
     with pytest.warns(UserWarning, match="one.mp4.*single frame"):
         video = data[0]["video"]
     torch.testing.assert_close(video[:, 0], video[:, 2])
+
+
+def test_test_clips_are_evenly_placed_and_one_clip_is_the_centre() -> None:
+    assert frame_indices(40, 4, None, train=False) == frame_indices(40, 4, None, train=False, clip=0, num_clips=1)
+    assert frame_indices(40, 4, None, train=False, clip=0, num_clips=2) == [2, 12, 22, 32]  # a quarter of each span
+    assert frame_indices(40, 4, None, train=False, clip=1, num_clips=2) == [7, 17, 27, 37]  # three quarters
+    assert frame_indices(20, 3, 2, train=False, clip=0, num_clips=3) == [2, 4, 6]  # slack 15: starts 2, 7, 12
+    assert frame_indices(20, 3, 2, train=False, clip=2, num_clips=3) == [12, 14, 16]
+    with pytest.raises(ValueError, match="clip 2 is not one of the 2 clips"):
+        frame_indices(20, 3, None, train=False, clip=2, num_clips=2)

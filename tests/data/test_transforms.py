@@ -253,3 +253,16 @@ def test_random_steps_need_a_generator_and_eval_is_deterministic():
     first = eval_transform(32)({"frames": frames, "label": 0})["video"]
     torch.testing.assert_close(first, eval_transform(32)({"frames": frames, "label": 0})["video"])
     assert first.shape == (3, 2, 32, 32)
+
+
+def test_test_crops_follow_tsn_and_tsm() -> None:
+    from actattn.data.transforms import ViewCrops, view_offsets
+
+    assert view_offsets(40, 60, 32, 1) == [(4, 14)]
+    assert view_offsets(40, 60, 32, 3) == [(4, 0), (4, 14), (4, 28)]  # along the long side (TSM)
+    assert view_offsets(60, 40, 32, 3) == [(0, 4), (14, 4), (28, 4)]
+    assert view_offsets(40, 60, 32, 10) == [(0, 0), (0, 28), (8, 0), (8, 28), (4, 14)]  # corners + centre (TSN)
+    frames = np.arange(2 * 40 * 60 * 3, dtype=np.uint8).reshape(2, 40, 60, 3)
+    views = ViewCrops(32, 10, short_side=40)({"frames": frames, "label": 1})
+    assert len(views) == 10 and all(view["label"] == 1 for view in views)
+    assert torch.equal(views[7]["video"], views[2]["video"].flip(-1))  # the mirror images of the five

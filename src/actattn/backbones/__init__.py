@@ -11,6 +11,7 @@ from torch import nn
 
 from actattn.backbones.resnet import ResNet
 from actattn.backbones.small_cnn import SmallCNN
+from actattn.backbones.video import Precomputed, VideoTrunk
 
 BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "resnet18": partial(ResNet, "resnet18"),
@@ -18,6 +19,11 @@ BACKBONES: dict[str, Callable[..., nn.Module]] = {
     "resnet50": partial(ResNet, "resnet50"),
     "resnet101": partial(ResNet, "resnet101"),
     "small_cnn": SmallCNN,
+    "s3d": partial(VideoTrunk, "s3d"),  # stands in for I3D (backbones/video.py)
+    "r2plus1d_18": partial(VideoTrunk, "r2plus1d_18"),
+    "r3d_18": partial(VideoTrunk, "r3d_18"),
+    "mc3_18": partial(VideoTrunk, "mc3_18"),
+    "precomputed": Precomputed,  # stored feature maps (actattn extract)
 }
 
 
@@ -28,4 +34,4 @@ def create_backbone(name: str, **kwargs: object) -> nn.Module:
     return BACKBONES[name](**kwargs)
 
 
-__all__ = ["BACKBONES", "ResNet", "SmallCNN", "create_backbone"]
+__all__ = ["BACKBONES", "Precomputed", "ResNet", "SmallCNN", "VideoTrunk", "create_backbone"]

@@ -143,6 +143,7 @@ class CsvVideoList(ClipDataset):
         multi_label: bool = False,
         keypoints_dir: str | Path | None = None,
         object_source: ObjectSource | None = None,
+        num_clips: int = 1,
     ):
         rows = read_csv_list(csv_file, class_names=class_names, root=root, multi_label=multi_label)
         if class_names is None:
@@ -160,4 +161,5 @@ class CsvVideoList(ClipDataset):
             skip_bad_videos=skip_bad_videos,
             clip_stride=clip_stride,
             object_source=object_source,
+            num_clips=num_clips,
         )

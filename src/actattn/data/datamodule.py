@@ -1,22 +1,28 @@
-"""One LightningDataModule for the video formats: Something-Something V2 JSON or a ``path,label`` CSV.
+"""One LightningDataModule for every dataset format: the official files of any format of
+:data:`actattn.data.formats.FORMATS` (:mod:`actattn.data.records`), or the original two paths,
+Something-Something V2 JSON and ``path,label`` CSVs by ``train_file``/``val_file``/``test_file``.
 
-The training loader shuffles with an ``EpochSampler`` (a ``DistributedSampler`` over the
+The training loader (:class:`~actattn.data.loaders.ResumableLoader`) shuffles with an ``EpochSampler`` (a ``DistributedSampler`` over the
 trainer's world size, one replica without DDP) that hands each index over with its epoch: the
 order and the augmentation are functions of ``(seed, epoch, index)`` and survive a resume.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, default_collate
+from torch.utils.data import DataLoader
 
 from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
-from actattn.data.objects import OBJECT_SOURCES, ObjectNoise, ObjectSource, build_object_source, pad_object_slots
+from actattn.data.formats import FORMATS as READERS
+from actattn.data.loaders import ResumableLoader, collate_drop_none
+from actattn.data.objects import OBJECT_SOURCES, ObjectNoise, ObjectSource, build_object_source
 from actattn.data.pose import JOINT_NAMES
+from actattn.data.records import FormatData, load_format
 from actattn.data.sampling import ClipDataset, EpochSampler, ShardSampler
 from actattn.data.ssv2 import SomethingSomethingV2, read_labels, read_split
 from actattn.data.ssv2_objects import ObjectVocabulary, build_object_vocabulary
@@ -25,53 +31,16 @@ from actattn.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     TSN_SCALES,
+    TEST_CROPS,
     eval_transform,
+    eval_views,
     flip_label_map,
     short_side_of,
     train_transform,
 )
 
-FORMATS = ("ssv2", "csv")
-
-
-def collate_drop_none(batch: list[dict | None]) -> dict:
-    """Default-collate the samples that are not ``None`` (skipped bad videos) and count the others
-    in ``"skipped"`` (int64 scalar); a batch of skipped samples only has nothing else. Object slots
-    are padded to the batch's largest K (:func:`~actattn.data.objects.pad_object_slots`)."""
-    samples = pad_object_slots([sample for sample in batch if sample is not None])
-    collated = default_collate(samples) if samples else {}
-    return {**collated, "skipped": torch.tensor(len(batch) - len(samples))}
-
-
-class ResumableLoader(DataLoader):
-    """The training loader, with the state Lightning checkpoints for a loader that has one: the
-    epoch and how many batches it has handed out in it. A run resumed from a checkpoint made
-    mid-epoch continues with the next batch, and the workers start on the right epoch (they
-    prefetch before Lightning sets the sampler's epoch). Its sampler is an :class:`EpochSampler`.
-    """
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.handed_out = 0
-
-    def __iter__(self):
-        # a generator: nothing is drawn from the sampler (no worker prefetches) before the first
-        # batch is asked for, by which time Lightning has set the epoch
-        self.handed_out = self.sampler.skip // self.batch_size  # what a resumed epoch already had
-        for batch in super().__iter__():
-            self.handed_out += 1
-            yield batch
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.sampler.epoch, "batches": self.handed_out}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        """Continue after ``state``'s last batch: mid-epoch, or at the next epoch's start."""
-        epoch, batches = state["epoch"], state["batches"]
-        if batches >= len(self):
-            epoch, batches = epoch + 1, 0
-        self.sampler.set_epoch(epoch)
-        self.sampler.skip = batches * self.batch_size
+FORMATS = ("ssv2", "csv")  # the formats of list files (train_file, val_file, test_file), as before `files`
+OFFICIAL_FORMATS = tuple(READERS)  # every format, read from its official files (`files`)
 
 
 class VideoDataModule(L.LightningDataModule):
@@ -108,6 +77,24 @@ class VideoDataModule(L.LightningDataModule):
     (``{"miss": p, "false_positive": mean per frame, "jitter": fraction}``) simulates detector
     errors, drawn from ``(seed, epoch, index)``. Videos are matched by file stem; one without
     objects raises, or is skipped with ``skip_bad_videos``.
+
+    Official files (any ``format`` of :data:`OFFICIAL_FORMATS`; :mod:`actattn.data.records` says how they
+    become clips): ``files`` maps the reader's file roles to paths (a list or glob for a role of
+    several files), ``reader_options`` its other keywords; ``task`` the task to learn (default the
+    reader's first: EPIC ``verb``; ``noun``, ``action``); ``split`` HMDB51/UCF101's fold N
+    (``trainN``/``testN``); ``splits`` the reader's split per stage (``{test: test}`` for an
+    unlabelled test split, e.g. EPIC-100's submission). Videos are ``video_dir/<video>``, or frame
+    folders there or under ``frames_dir`` (``frame_pattern``, e.g. ``frame_%010d.jpg``; detected
+    if not given); ``frame_rate`` the rate frame folders were extracted at (default: the format's,
+    EPIC 60 / 50). A missing video is an error naming it, or with ``skip_bad_videos`` a counted
+    skip at setup. ``strict=False`` turns the reader's bad rows into counted skips.
+
+    Test protocol (the test split only; validation keeps one centre clip): ``test_clips`` clips
+    evenly placed in each video (or segment), ``test_crops`` 1 (centre), 3 (along the long side,
+    TSM) or 10 (four corners, centre and their mirror images, TSN) per clip, and ``test_segments``
+    frames per clip if it differs from ``num_segments`` (TSN's 25): a test sample holds
+    ``test_clips * test_crops`` views, ``video`` ``(V, 3, T, H, W)`` and the object and keypoint
+    entries ``(V, T, ...)``, whose logits :class:`~actattn.train.ActionRecognizer` averages.
     """
 
     def __init__(
@@ -120,6 +107,18 @@ class VideoDataModule(L.LightningDataModule):
         labels_file: str | Path | None = None,
         video_dir: str | Path | None = None,
         video_ext: str = ".webm",
+        files: dict[str, str | list[str]] | None = None,
+        task: str | None = None,
+        split: int | None = None,
+        splits: dict[str, str | None] | None = None,
+        reader_options: dict[str, Any] | None = None,
+        strict: bool = True,
+        frames_dir: str | Path | None = None,
+        frame_pattern: str | None = None,
+        frame_rate: float | None = None,
+        test_clips: int = 1,
+        test_crops: int = 1,
+        test_segments: int | None = None,
         groundtruth_dir: str | Path | None = None,
         class_names: Sequence[str] | None = None,
         num_segments: int = 8,
@@ -145,15 +144,28 @@ class VideoDataModule(L.LightningDataModule):
         object_mask_size: int = 28,
     ):
         super().__init__()
-        if format not in FORMATS:
-            raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
-        if format == "ssv2" and (labels_file is None or video_dir is None):
+        if format not in OFFICIAL_FORMATS:
+            raise ValueError(f"format must be one of {OFFICIAL_FORMATS}, got {format!r}")
+        legacy = [key for key, value in (("train_file", train_file), ("val_file", val_file), ("test_file", test_file),
+                                         ("labels_file", labels_file)) if value is not None]
+        if files is not None and legacy:
+            raise ValueError(f"give the official files as `files` or the lists as {legacy}, not both")
+        if files is None and format not in FORMATS:
+            raise ValueError(f"format {format!r} reads its official files: give data.files (roles "
+                             f"{[role.keyword for role in READERS[format].roles]})")
+        if files is not None and (objects_file is not None or class_names is not None):
+            raise ValueError("with `files` the classes come from the official files: objects_file and class_names "
+                             "need the train_file/labels_file lists")
+        if test_clips < 1 or test_crops not in TEST_CROPS or (test_segments is not None and test_segments < 1):
+            raise ValueError(f"test_clips must be >= 1, test_crops one of {TEST_CROPS} and test_segments >= 1, "
+                             f"got {test_clips}, {test_crops}, {test_segments}")
+        if files is None and format == "ssv2" and (labels_file is None or video_dir is None):
             raise ValueError("format 'ssv2' needs labels_file and video_dir")
-        if format == "ssv2" and class_names is not None:
+        if files is None and format == "ssv2" and class_names is not None:
             raise ValueError("format 'ssv2' takes its class names from labels_file, not class_names")
         if format == "csv" and objects_file is not None:
             raise ValueError("object labels come from SSv2 placeholders: objects_file needs format 'ssv2'")
-        if format == "ssv2" and multi_label:
+        if files is None and format == "ssv2" and multi_label:
             raise ValueError("format 'ssv2' is single-label; multi_label needs format 'csv'")
         if keypoints and groundtruth_dir is None:
             raise ValueError("keypoints=True needs groundtruth_dir (the folder of keypoint .npz files)")
@@ -173,6 +185,7 @@ class VideoDataModule(L.LightningDataModule):
         self.datasets: dict[str, ClipDataset] = {}
         self.objects: ObjectVocabulary | None = None
         self.object_source: ObjectSource | None = None
+        self.format_data: FormatData | None = None
         self._train_loader: ResumableLoader | None = None
         self._resume: dict[str, int] | None = None
 
@@ -192,8 +205,15 @@ class VideoDataModule(L.LightningDataModule):
                 "clip_stride": hp.clip_stride, "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
 
     @property
+    def multi_label(self) -> bool:
+        """Whether labels are multi-hot: the official files' task, else the ``multi_label`` setting."""
+        return self.format_data.multi_label if self.format_data is not None else self.hparams.multi_label
+
+    @property
     def label_source(self) -> str:
-        """Where the classes come from, for messages: the labels file, or the CSV lists."""
+        """Where the classes come from, for messages: the official files, the labels file, or the CSV lists."""
+        if self.hparams.files is not None:
+            return f"the {self.hparams.format} files " + ", ".join(map(str, self.hparams.files.values()))
         if self.hparams.format == "ssv2":
             return str(self.hparams.labels_file)
         return "the CSV lists " + ", ".join(str(file) for file in dict.fromkeys(self.files.values()) if file)
@@ -211,23 +231,33 @@ class VideoDataModule(L.LightningDataModule):
         )
         return [str(i) for i in range(largest + 1)]
 
-    def _dataset(self, file: str | Path, train: bool) -> ClipDataset:
+    def _dataset(self, file: str | Path | None, split: str) -> ClipDataset:
         hp = self.hparams
+        train, test = split == "train", split == "test"
         label_map = flip_label_map(self.class_names) if hp.flip else None
         joint_names = JOINT_NAMES[hp.keypoint_layout] if hp.keypoint_layout is not None else None
         if train:
             transform = train_transform(hp.size, short_side=hp.short_side, crop=hp.crop, scales=hp.scales,
                                         label_map=label_map, joint_names=joint_names)
+        elif test:
+            transform = eval_views(hp.size, hp.test_crops, short_side=hp.short_side, joint_names=joint_names)
         else:
             transform = eval_transform(hp.size, short_side=hp.short_side)
         common = dict(
-            num_segments=hp.num_segments,
+            num_segments=hp.test_segments or hp.num_segments if test else hp.num_segments,
             train=train,
             transform=transform,
             seed=hp.seed,
             skip_bad_videos=hp.skip_bad_videos,
             clip_stride=hp.clip_stride,
+            num_clips=hp.test_clips if test else 1,
         )
+        if self.format_data is not None:
+            dataset = ClipDataset(self.format_data.stages[split].records, object_source=self.object_source,
+                                  frame_pattern=hp.frame_pattern, **common)
+            dataset.class_names = self.class_names
+            dataset.samples = self.format_data.stages[split].samples
+            return dataset
         if hp.format == "ssv2":
             return SomethingSomethingV2(
                 file,
@@ -248,6 +278,8 @@ class VideoDataModule(L.LightningDataModule):
         """Read the annotation files (once) and build a dataset per given split."""
         if self.datasets:
             return
+        if self.hparams.files is not None:
+            self._read_official_files()
         if self.class_names is None:
             if self.hparams.format == "ssv2":
                 labels = read_labels(self.hparams.labels_file)
@@ -263,7 +295,29 @@ class VideoDataModule(L.LightningDataModule):
                 something_else_files=hp.something_else_files, noise=hp.object_noise, mask_size=hp.object_mask_size)
         for split, file in self.files.items():
             if file is not None:
-                self.datasets[split] = self._dataset(file, train=split == "train")
+                self.datasets[split] = self._dataset(file, split)
+
+    def _read_official_files(self) -> None:
+        """Read ``files`` with the format's reader; count (``skip_bad_videos``) or refuse missing videos."""
+        hp = self.hparams
+        data = load_format(hp.format, hp.files, task=hp.task, split=hp.split, splits=hp.splits,
+                           options=hp.reader_options, strict=hp.strict, video_dir=hp.video_dir,
+                           frames_dir=hp.frames_dir, video_ext=hp.video_ext, frame_rate=hp.frame_rate,
+                           keypoints_dir=hp.groundtruth_dir if hp.keypoints else None)
+        if hp.multi_label and not data.multi_label:
+            raise ValueError(f"multi_label: the {hp.format} task {data.task!r} is single-label")
+        for stage, part in data.stages.items():
+            if not part.missing:
+                continue
+            (sample_id, path), count = part.missing[0], len(part.missing)
+            message = (f"{hp.format} split {part.split!r} ({stage}): {count} of {count + len(part.records)} videos "
+                       f"do not exist, the first {path} (sample {sample_id})")
+            if not hp.skip_bad_videos:
+                raise FileNotFoundError(message + "; fix video_dir/frames_dir, or skip them with skip_bad_videos")
+            warnings.warn(f"skipping missing videos: {message}", stacklevel=2)
+        self.format_data, self.class_names = data, data.class_names
+        self.files = {stage: part.split if stage in data.stages else None for stage, part in
+                      ((stage, data.stages.get(stage)) for stage in self.files)}
 
     def _object_vocabulary(self, path: Path) -> ObjectVocabulary:
         """Load the (possibly hand-edited) object clusters, or build them from the training split."""

@@ -443,14 +443,14 @@ def paste_objects(boxes: np.ndarray, masks: np.ndarray, classes: np.ndarray, fra
 
 
 def pad_object_slots(samples: list[dict]) -> list[dict]:
-    """Samples with ``object_masks`` (T, K, h, w) / ``object_classes`` (T, K) padded to the batch's
-    largest K with empty slots (masks 0, class -1), so they stack."""
+    """Samples with ``object_masks`` (..., T, K, h, w) / ``object_classes`` (..., T, K) padded to the
+    batch's largest K with empty slots (masks 0, class -1), so they stack (also views: (V, T, K))."""
     if not samples or "object_classes" not in samples[0]:
         return samples
-    slots = max(sample["object_classes"].shape[1] for sample in samples)
+    slots = max(sample["object_classes"].shape[-1] for sample in samples)
 
     def pad(sample: dict) -> dict:
-        extra = slots - sample["object_classes"].shape[1]
+        extra = slots - sample["object_classes"].shape[-1]
         return {**sample, "object_masks": F.pad(sample["object_masks"], (0, 0, 0, 0, 0, extra)),
                 "object_classes": F.pad(sample["object_classes"], (0, extra), value=-1)}
 

@@ -23,8 +23,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
-from actattn.data.objects import ObjectSource, ObjectSourceError, paste_objects
-from actattn.data.video import VideoDecodeError, read_clip
+from actattn.data.frames import read_source
+from actattn.data.objects import ObjectSource, ObjectSourceError, pad_object_slots, paste_objects
+from actattn.data.video import VideoDecodeError
 
 _NOISE_STREAM = 1  # a second stream per sample: simulated detector noise never shifts the crops
 
@@ -46,11 +47,14 @@ def _check_train_rng(train: bool, rng: np.random.Generator | None) -> None:
 
 
 def segment_indices(
-    num_frames: int, num_segments: int, *, train: bool, rng: np.random.Generator | None = None
+    num_frames: int, num_segments: int, *, train: bool, rng: np.random.Generator | None = None, clip: int = 0,
+    num_clips: int = 1,
 ) -> list[int]:
     """TSN sampling: split ``[0, num_frames)`` into ``num_segments`` equal spans, one frame from each.
 
-    Training takes a uniformly random frame within each span, test the span's centre frame. With
+    Training takes a uniformly random frame within each span, test the span's centre frame; test
+    clip ``clip`` of ``num_clips`` takes the frame at ``(clip + 0.5) / num_clips`` of each span
+    (one clip: the centre; two: a quarter and three quarters, TSM's two clips). With
     fewer frames than segments the spans are shorter than a frame, so frames repeat in order
     (3 frames, 6 segments at test: ``[0, 0, 1, 1, 2, 2]``). Segment boundaries are fractional, so
     no tail of the video is dropped (TSN's code uses ``num_frames // num_segments``).
@@ -60,17 +64,19 @@ def segment_indices(
     if num_segments < 1:
         raise ValueError(f"num_segments must be >= 1, got {num_segments}")
     _check_train_rng(train, rng)
-    offsets = rng.random(num_segments) if train else np.full(num_segments, 0.5)
+    offsets = rng.random(num_segments) if train else np.full(num_segments, (clip + 0.5) / num_clips)
     positions = (np.arange(num_segments) + offsets) * (num_frames / num_segments)
     return np.minimum(np.floor(positions).astype(np.int64), num_frames - 1).tolist()
 
 
 def clip_indices(
-    num_frames: int, clip_len: int, stride: int, *, train: bool, rng: np.random.Generator | None = None
+    num_frames: int, clip_len: int, stride: int, *, train: bool, rng: np.random.Generator | None = None,
+    clip: int = 0, num_clips: int = 1,
 ) -> list[int]:
     """Dense sampling: ``clip_len`` frames ``stride`` apart.
 
-    Training starts the clip at a random frame, test centres it. A video shorter than the clip's
+    Training starts the clip at a random frame, test centres it; test clip ``clip`` of
+    ``num_clips`` starts at ``(clip + 0.5) / num_clips`` of the slack (evenly spread). A video shorter than the clip's
     span starts at frame 0 and repeats its last frame to fill the clip.
     """
     if num_frames < 1:
@@ -80,27 +86,44 @@ def clip_indices(
     _check_train_rng(train, rng)
     span = (clip_len - 1) * stride + 1
     slack = max(num_frames - span, 0)
-    start = int(rng.integers(slack + 1)) if train else slack // 2
+    start = int(rng.integers(slack + 1)) if train else int(slack * (2 * clip + 1) // (2 * num_clips))
     return np.minimum(start + stride * np.arange(clip_len), num_frames - 1).tolist()
 
 
 def frame_indices(num_frames: int, num_segments: int, clip_stride: int | None, *, train: bool,
-                  rng: np.random.Generator | None = None) -> list[int]:
-    """TSN segments (``clip_stride`` None) or one dense clip of ``num_segments`` frames ``clip_stride`` apart."""
+                  rng: np.random.Generator | None = None, clip: int = 0, num_clips: int = 1) -> list[int]:
+    """TSN segments (``clip_stride`` None) or one dense clip of ``num_segments`` frames ``clip_stride``
+    apart; at test, clip ``clip`` of ``num_clips`` evenly placed ones."""
+    if not 0 <= clip < num_clips:
+        raise ValueError(f"clip {clip} is not one of the {num_clips} clips")
     if clip_stride is None:
-        return segment_indices(num_frames, num_segments, train=train, rng=rng)
-    return clip_indices(num_frames, num_segments, clip_stride, train=train, rng=rng)
+        return segment_indices(num_frames, num_segments, train=train, rng=rng, clip=clip, num_clips=num_clips)
+    return clip_indices(num_frames, num_segments, clip_stride, train=train, rng=rng, clip=clip, num_clips=num_clips)
 
 
 @dataclass(frozen=True)
 class ClipRecord:
-    """One sample of a video dataset: the video, its label (None if unlabelled), its keypoint file,
-    and its object labels (first object, second object or null) where the format has them."""
+    """One sample of a video dataset: the video (a video file, a frame folder or an image), its
+    label (None if unlabelled; a class id or a multi-hot vector), its keypoint file, and its object
+    labels (first object, second object or null) where the format has them. A segment of the video
+    is ``segment`` ``(start, stop)`` seconds and/or ``frames`` (1-based inclusive numbers of the
+    extracted frames, EPIC), ``frame_rate`` the rate a frame folder was extracted at (see
+    :func:`~actattn.data.frames.read_source`); sampling happens within the segment. ``key`` names
+    the video in an object source where file stems are not unique (VLOG's ``clip.mp4``)."""
 
     path: Path
-    label: int | None
+    label: int | np.ndarray | None
     keypoints_file: Path | None = None
     objects: tuple[int, int] | None = None
+    segment: tuple[float, float] | None = None
+    frames: tuple[int, int] | None = None
+    frame_rate: float | None = None
+    key: str | None = None
+
+    @property
+    def object_key(self) -> str:
+        """The video's name in an object source: ``key``, else the file stem."""
+        return self.key if self.key is not None else self.path.stem
 
 
 def read_keypoints(path: str | Path, indices: Sequence[int]) -> np.ndarray:
@@ -137,6 +160,18 @@ class ClipDataset(Dataset):
     A missing or undecodable video raises :class:`VideoDecodeError`, a video whose objects cannot
     be read :class:`~actattn.data.objects.ObjectSourceError`; with ``skip_bad_videos`` such a
     video warns once naming the file, is remembered (:attr:`bad_videos`), and yields ``None``.
+
+    Videos may be frame folders or images (:func:`~actattn.data.frames.read_source`;
+    ``frame_pattern`` names the frames, default: detected). A record's segment restricts the
+    sampling to its frames; a segment that ends after the video is clipped, with a warning per
+    record, counted in :attr:`num_clipped`.
+
+    Views (evaluation only): ``num_clips`` evenly placed clips (see :func:`frame_indices`), each
+    through ``transform``, which may return a list of samples (crops, e.g.
+    :func:`~actattn.data.transforms.eval_views`). With more than one view in all, ``"video"`` is
+    ``(V, 3, T, H, W)`` and the per-frame entries ``(V, T, ...)`` (:data:`VIEW_KEYS`; object slots
+    padded to the views' largest K), clip-major (clip 0's crops first); one view keeps the
+    single-clip layout.
     """
 
     def __init__(
@@ -150,8 +185,15 @@ class ClipDataset(Dataset):
         skip_bad_videos: bool = False,
         clip_stride: int | None = None,
         object_source: ObjectSource | None = None,
+        num_clips: int = 1,
+        frame_pattern: str | None = None,
     ):
+        if num_clips < 1 or (train and num_clips != 1):
+            raise ValueError(f"num_clips must be >= 1 (and 1 in training), got {num_clips}")
         self.records = list(records)
+        self.num_clips = num_clips
+        self.frame_pattern = frame_pattern
+        self._clipped = torch.zeros(len(self.records), dtype=torch.bool).share_memory_()
         self.num_segments = num_segments
         self.train = train
         self.transform = transform
@@ -178,6 +220,11 @@ class ClipDataset(Dataset):
     def num_bad_videos(self) -> int:
         return int(self._bad.sum())
 
+    @property
+    def num_clipped(self) -> int:
+        """Segments read so far that end after their video and were clipped (shared across workers)."""
+        return int(self._clipped.sum())
+
     def __getitem__(self, key: int | tuple[int, int]) -> dict | None:
         """``key`` is an index, or ``(index, epoch)`` from :class:`EpochSampler` in training."""
         index, epoch = key if isinstance(key, tuple) else (key, 0)
@@ -185,9 +232,13 @@ class ClipDataset(Dataset):
         if self._bad[index]:
             return None
         rng = sample_rng(self.seed, epoch, index) if self.train else None
+        clips = self.num_clips
         try:
-            frames, indices = read_clip(record.path, lambda num_frames: frame_indices(
-                num_frames, self.num_segments, self.clip_stride, train=self.train, rng=rng))
+            frames, indices, span = read_source(
+                record.path, lambda n: [i for clip in range(clips) for i in frame_indices(
+                    n, self.num_segments, self.clip_stride, train=self.train, rng=rng, clip=clip, num_clips=clips)],
+                segment=record.segment, frames=record.frames, frame_rate=record.frame_rate,
+                frame_pattern=self.frame_pattern)
             instances = self._instances(record, indices, frames.shape[1:3], epoch, index)
         except (VideoDecodeError, ObjectSourceError) as err:
             if not self.skip_bad_videos:
@@ -195,12 +246,25 @@ class ClipDataset(Dataset):
             self._bad[index] = True
             warnings.warn(f"skipping a bad video: {err}", stacklevel=2)
             return None
-        if max(indices) == 0 and self.num_segments > 1:
+        if span.clipped and not self._clipped[index]:
+            self._clipped[index] = True
+            warnings.warn(f"{record.path}: segment {record.segment or record.frames} ends after the video's last "
+                          f"frame; clipped to frames {span.first}..{span.stop - 1}", stacklevel=2)
+        if len(span) == 1 and self.num_segments > 1:
             warnings.warn(f"{record.path}: a single frame; every sampled frame repeats it", stacklevel=2)
-        sample = {"frames": frames, "label": record.label, **instances}
-        if record.keypoints_file is not None:
-            sample["keypoints"] = read_keypoints(record.keypoints_file, indices)
-        sample = self.transform(sample, rng)
+        length = len(indices) // clips
+        views = []
+        for clip in range(clips):
+            part = slice(clip * length, (clip + 1) * length)
+            sample = {"frames": frames[part], "label": record.label, **{k: v[part] for k, v in instances.items()}}
+            if record.keypoints_file is not None:
+                sample["keypoints"] = read_keypoints(record.keypoints_file, indices[part])
+            out = self.transform(sample, rng)
+            views.extend(out if isinstance(out, list) else [out])
+        views = [self._output(view, record, index, bool(instances)) for view in views]
+        return views[0] if len(views) == 1 else stack_views(views)
+
+    def _output(self, sample: dict, record: ClipRecord, index: int, objects: bool) -> dict:
         label = -1 if sample["label"] is None else sample["label"]
         dtype = torch.float32 if np.ndim(label) else torch.int64  # multi-hot or class id
         out = {"video": sample["video"], "label": torch.as_tensor(label, dtype=dtype), "index": index}
@@ -208,7 +272,7 @@ class ClipDataset(Dataset):
             out["keypoints"] = sample["keypoints"]
         if record.objects is not None:
             out["objects"] = torch.tensor(record.objects, dtype=torch.int64)
-        if instances:
+        if objects:
             out["object_masks"], out["object_classes"] = paste_objects(
                 sample["object_boxes"], sample["object_box_masks"], sample["object_classes"],
                 tuple(sample["video"].shape[-2:]), self.object_source.mask_size)
@@ -219,7 +283,19 @@ class ClipDataset(Dataset):
         """The object source's instances of the sampled frames (nothing without a source)."""
         if self.object_source is None:
             return {}
-        return self.object_source.read(record.path.stem, indices, size, noise_rng(self.seed, epoch, index))
+        return self.object_source.read(record.object_key, indices, size, noise_rng(self.seed, epoch, index))
+
+
+VIEW_KEYS = ("video", "keypoints", "object_masks", "object_classes")
+"""The entries that differ between the views of one video (stacked on a leading view axis)."""
+
+
+def stack_views(views: list[dict]) -> dict:
+    """The views of one video as one sample: :data:`VIEW_KEYS` stacked ``(V, ...)`` (object slots
+    padded to the largest K first), the rest (label, index, ...) taken from the first view."""
+    views = pad_object_slots(views)
+    return {key: torch.stack([view[key] for view in views]) if key in VIEW_KEYS else value
+            for key, value in views[0].items()}
 
 
 class EpochSampler(DistributedSampler):

@@ -154,6 +154,7 @@ class SomethingSomethingV2(ClipDataset):
         clip_stride: int | None = None,
         objects: ObjectVocabulary | None = None,
         object_source: ObjectSource | None = None,
+        num_clips: int = 1,
     ):
         if keypoints and groundtruth_dir is None:
             raise ValueError("keypoints=True needs groundtruth_dir (the folder of {id}.npz files)")
@@ -179,4 +180,5 @@ class SomethingSomethingV2(ClipDataset):
             skip_bad_videos=skip_bad_videos,
             clip_stride=clip_stride,
             object_source=object_source,
+            num_clips=num_clips,
         )

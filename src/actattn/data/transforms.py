@@ -200,33 +200,36 @@ class HorizontalFlip:
         flipped[[self.label_map[int(i)] for i in positions]] = label[positions]
         return flipped
 
-    def _flip_keypoints(self, keypoints: np.ndarray, width: int) -> np.ndarray:
-        joints = np.shape(keypoints)[-2]
-        if self.joint_order is None:
-            raise ValueError(f"HorizontalFlip: the sample has keypoints ({joints} joints) but no joint_names, "
-                             "so left and right joints cannot be swapped")
-        if joints != len(self.joint_order):
-            raise ValueError(f"HorizontalFlip: the sample has {joints} joints, joint_names name "
-                             f"{len(self.joint_order)}: {self.joint_names}")
-        flipped = np.array(keypoints, dtype=np.float32)[..., self.joint_order, :]
-        flipped[..., 0] = width - flipped[..., 0]
-        return flipped
-
     def __call__(self, sample: dict, rng: np.random.Generator | None = None) -> dict:
         flip = _need_rng(self, rng).random() < self.p
         label = self.flipped_label(sample.get("label")) if flip else None
         if label is None:
             return sample
-        frames = sample["frames"]
-        out = {**sample, "frames": frames[:, :, ::-1], "label": label}
-        if "keypoints" in sample:
-            out["keypoints"] = self._flip_keypoints(sample["keypoints"], frames.shape[2])
-        if "object_boxes" in sample:
-            boxes = np.asarray(sample["object_boxes"], dtype=np.float32)
-            out["object_boxes"] = np.stack([frames.shape[2] - boxes[..., 2], boxes[..., 1],
-                                            frames.shape[2] - boxes[..., 0], boxes[..., 3]], -1)
-            out["object_box_masks"] = np.asarray(sample["object_box_masks"])[..., ::-1]
-        return out
+        return {**mirror(sample, self.joint_names), "label": label}
+
+
+def mirror(sample: dict, joint_names: Sequence[str] | None = None) -> dict:
+    """``sample`` mirrored left-right: frames, object boxes and box masks, keypoints (``x -> W - x``,
+    left and right joint channels swapped by ``joint_names``); the label is left as it is."""
+    frames = sample["frames"]
+    out = {**sample, "frames": frames[:, :, ::-1]}
+    if "keypoints" in sample:
+        joints = np.shape(sample["keypoints"])[-2]
+        if joint_names is None:
+            raise ValueError(f"HorizontalFlip: the sample has keypoints ({joints} joints) but no joint_names, "
+                             "so left and right joints cannot be swapped")
+        if joints != len(joint_names):
+            raise ValueError(f"HorizontalFlip: the sample has {joints} joints, joint_names name "
+                             f"{len(joint_names)}: {list(joint_names)}")
+        flipped = np.array(sample["keypoints"], dtype=np.float32)[..., flip_permutation(joint_names), :]
+        flipped[..., 0] = frames.shape[2] - flipped[..., 0]
+        out["keypoints"] = flipped
+    if "object_boxes" in sample:
+        boxes = np.asarray(sample["object_boxes"], dtype=np.float32)
+        out["object_boxes"] = np.stack([frames.shape[2] - boxes[..., 2], boxes[..., 1],
+                                        frames.shape[2] - boxes[..., 0], boxes[..., 3]], -1)
+        out["object_box_masks"] = np.asarray(sample["object_box_masks"])[..., ::-1]
+    return out
 
 
 class Normalize:
@@ -330,3 +333,55 @@ def eval_transform(size: int, *, short_side: int | None = None, mean: Sequence[f
                    std: Sequence[float] = IMAGENET_STD) -> Compose:
     """Resize (short side ``size * 256/224`` unless given), centre crop, normalise."""
     return Compose([Resize(short_side_of(size, short_side)), CenterCrop(size), Normalize(mean, std)])
+
+
+TEST_CROPS = (1, 3, 10)
+
+
+def view_offsets(height: int, width: int, size: int, crops: int) -> list[tuple[int, int]]:
+    """``(top, left)`` of the ``size`` crops of a test protocol: 1 the centre; 3 the start, centre
+    and end of the long side, centred on the short one (TSM's three crops); 10 (or 5) the four
+    corners and the centre (TSN's ``GroupOverSample``; the 10 add their mirror images)."""
+    if height < size or width < size:
+        raise ValueError(f"a {size} px test crop needs frames at least that large, got {height}x{width}")
+    bottom, right = height - size, width - size
+    if crops == 1:
+        return [(bottom // 2, right // 2)]
+    if crops == 3:
+        if width >= height:
+            return [(bottom // 2, 0), (bottom // 2, right // 2), (bottom // 2, right)]
+        return [(0, right // 2), (bottom // 2, right // 2), (bottom, right // 2)]
+    if crops in (5, 10):
+        return [(0, 0), (0, right), (bottom, 0), (bottom, right), (bottom // 2, right // 2)]
+    raise ValueError(f"test_crops must be one of {TEST_CROPS}, got {crops}")
+
+
+class ViewCrops:
+    """The test views of one clip: resize the short side, take :func:`view_offsets`' crops (10:
+    the five and their mirror images), normalise each; returns the list of samples. Deterministic."""
+
+    def __init__(self, size: int, crops: int, *, short_side: int | None = None,
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                 joint_names: Sequence[str] | None = None):
+        if crops not in TEST_CROPS:
+            raise ValueError(f"test_crops must be one of {TEST_CROPS}, got {crops}")
+        self.size, self.crops, self.joint_names = size, crops, joint_names
+        self.resize, self.normalize = Resize(short_side_of(size, short_side)), Normalize(mean, std)
+
+    def __call__(self, sample: dict, rng: np.random.Generator | None = None) -> list[dict]:
+        sample = self.resize(sample)
+        height, width = sample["frames"].shape[1:3]
+        views = [_crop(sample, top, left, self.size, self.size)
+                 for top, left in view_offsets(height, width, self.size, self.crops)]
+        if self.crops == 10:
+            views += [mirror(view, self.joint_names) for view in views]
+        return [self.normalize(view) for view in views]
+
+
+def eval_views(size: int, crops: int = 1, *, short_side: int | None = None,
+               joint_names: Sequence[str] | None = None) -> Compose | ViewCrops:
+    """The evaluation transform of a test protocol: :func:`eval_transform` (one centre crop, one
+    sample) for ``crops`` 1, else :class:`ViewCrops` (a list of samples)."""
+    if crops == 1:
+        return eval_transform(size, short_side=short_side)
+    return ViewCrops(size, crops, short_side=short_side, joint_names=joint_names)

@@ -11,6 +11,7 @@ the last one, so memory holds the sampled frames only, whatever the video's leng
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +123,58 @@ def probe(path: str | Path) -> VideoInfo:
         return VideoInfo(count, _fps(container.streams.video[0]), frame.height, frame.width)
 
 
+@dataclass(frozen=True)
+class Span:
+    """Frames ``first .. stop - 1`` (0-based) of a video or frame folder: a segment's frames.
+    ``clipped``: the segment ended after the last frame and was cut there."""
+
+    first: int
+    stop: int
+    clipped: bool = False
+
+    def __len__(self) -> int:
+        return self.stop - self.first
+
+
+def frame_span(path: str | Path, num_frames: int, rate: float | None = None,
+               segment: tuple[float, float] | None = None, frames: tuple[int, int] | None = None) -> Span:
+    """The frames of a segment: ``segment`` ``(start, stop)`` seconds at ``rate`` frames per second
+    (frame ``i`` shows time ``i / rate``; the frames whose time lies in ``[start, stop)``, at least
+    one), or ``frames``, 1-based inclusive numbers (EPIC-KITCHENS' extracted frames); neither: every
+    frame. A segment that ends after the last frame is clipped (``clipped``); one that starts
+    after it raises :class:`VideoDecodeError` naming ``path``."""
+    if frames is not None:
+        first, stop = frames[0] - 1, frames[1]
+        what = f"frames {frames[0]}..{frames[1]} (1-based)"
+    elif segment is not None:
+        if not rate or rate <= 0:
+            raise VideoDecodeError(path, f"segment {segment[0]}-{segment[1]} s needs the frame rate, which is unknown")
+        first = max(0, math.ceil(segment[0] * rate - 1e-6))
+        stop = max(first + 1, math.ceil(segment[1] * rate - 1e-6))
+        what = f"segment {segment[0]}-{segment[1]} s (frames {first}..{stop - 1} at {rate:g} fps)"
+    else:
+        return Span(0, num_frames)
+    if first >= num_frames:
+        raise VideoDecodeError(path, f"{what} starts after the last of its {num_frames} frames")
+    return Span(first, min(stop, num_frames), stop > num_frames)
+
+
+def _pick(path: str | Path, container: av.container.InputContainer, listed: int, chosen: Sequence[int],
+          progress: bool) -> tuple[np.ndarray, list[int]]:
+    if any(i < 0 for i in chosen):
+        raise VideoDecodeError(path, f"negative frame index in {list(chosen)}")
+    indices = [min(int(i), listed - 1) for i in chosen]
+    wanted = set(indices)
+    # threads=1: swscale's default thread pool costs 70x the conversion of a small frame, and a
+    # pool made before a DataLoader forks its workers deadlocks them
+    picked = {
+        position: frame.to_ndarray(format="rgb24", threads=1)
+        for position, frame in enumerate(_decode(path, container, listed, max(indices) + 1, progress))
+        if position in wanted
+    }
+    return np.stack([picked[i] for i in indices]), indices
+
+
 def read_clip(
     path: str | Path, choose: Callable[[int], Sequence[int]], *, progress: bool = False, threads: int = 1
 ) -> tuple[np.ndarray, list[int]]:
@@ -134,19 +187,22 @@ def read_clip(
     """
     with _open(path, threads) as container:
         listed = _frame_count(path, container)
-        chosen = list(choose(listed))
-        if any(i < 0 for i in chosen):
-            raise VideoDecodeError(path, f"negative frame index in {chosen}")
-        indices = [min(int(i), listed - 1) for i in chosen]
-        wanted = set(indices)
-        # threads=1: swscale's default thread pool costs 70x the conversion of a small frame, and a
-        # pool made before a DataLoader forks its workers deadlocks them
-        picked = {
-            position: frame.to_ndarray(format="rgb24", threads=1)
-            for position, frame in enumerate(_decode(path, container, listed, max(indices) + 1, progress))
-            if position in wanted
-        }
-    return np.stack([picked[i] for i in indices]), indices
+        return _pick(path, container, listed, list(choose(listed)), progress)
+
+
+def read_segment(
+    path: str | Path, choose: Callable[[int], Sequence[int]], segment: tuple[float, float] | None, *,
+    threads: int = 1,
+) -> tuple[np.ndarray, list[int], Span]:
+    """:func:`read_clip` within ``segment`` ``(start, stop)`` seconds (None: the whole video):
+    ``choose(len(span))`` picks among the segment's frames, converted to frames through the
+    stream's own frame rate (:func:`frame_span`); the indices returned are the video's."""
+    with _open(path, threads) as container:
+        listed = _frame_count(path, container)
+        span = frame_span(path, listed, _fps(container.streams.video[0]), segment)
+        chosen = [span.first + min(int(i), len(span) - 1) if i >= 0 else i for i in choose(len(span))]
+        frames, indices = _pick(path, container, listed, chosen, False)
+    return frames, indices, span
 
 
 def read_video(path: str | Path, indices: Sequence[int] | None = None, *, progress: bool = False) -> np.ndarray:
