@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo demo-dual demo-orn test bench clean
+.PHONY: demo demo-dual demo-orn demo-actx test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo-dual: $(STAMP)
 demo-orn: $(STAMP)
 	$(VENV)/bin/actattn demo --config configs/orn_demo.yaml
 
+demo-actx: $(STAMP)
+	$(VENV)/bin/actattn demo --config configs/actx_demo.yaml
+
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
 
@@ -28,6 +31,9 @@ bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/bench_dual_attention.py
 	$(VENV)/bin/python benchmarks/bench_loader.py
 	$(VENV)/bin/python benchmarks/bench_predict.py
+	$(VENV)/bin/python benchmarks/bench_relations.py
+	$(VENV)/bin/python benchmarks/bench_orn_step.py
+	$(VENV)/bin/python benchmarks/bench_action_context.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -18,15 +18,16 @@ Three sources:
   differ from the source, which is the opposite of what is needed.
 
 The cache is one JSON file: ``{"pairs": {sample id: [{"video", "start", "stop", "kind"}...]}}``,
-frames ``[start, stop)`` of ``video`` (a path as the split names it), ``kind`` "before", "after",
-"neighbour" or "inpainted".
+frames ``[start, stop)`` of ``video`` (a path relative to the cache's folder), ``kind``
+"before", "after", "neighbour" or "inpainted".
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -184,7 +185,7 @@ def pairs_figure(root: Path, pairs: dict[str, list[Conjugate]], out: Path, count
         middle = (int(interval[0]) + int(interval[1])) // 2
         frames = [(f"{key}: action (frame {middle})", middle)]
         frames += [(f"{c.kind} [{c.start}, {c.stop})", (c.start + c.stop) // 2) for c in pairs[key]]
-        video = read_video(root / pairs[key][0].video, [index for _, index in frames])
+        video = read_video(root / "videos" / f"{key}.mp4", [index for _, index in frames])
         for ax, (title, _), frame in zip(row, frames, video):
             ax.imshow(frame)
             ax.set_title(title, fontsize=7)
@@ -208,10 +209,17 @@ def add_conjugates_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentP
     return p
 
 
+def relative_to(pairs: dict[str, list[Conjugate]], root: Path, folder: Path) -> dict[str, list[Conjugate]]:
+    """The pairs with their videos (relative to ``root``) made relative to ``folder``, the cache's."""
+    def moved(c: Conjugate) -> Conjugate:
+        return replace(c, video=os.path.relpath((root / c.video).resolve(), folder.resolve()))
+    return {key: [moved(c) for c in value] for key, value in pairs.items()}
+
+
 def cmd_conjugates(args: argparse.Namespace) -> None:
     root, out = Path(args.data), Path(args.out)
     pairs = mine_synthhoi(root, args.split, args.min_frames)
-    save_pairs(pairs, out)
+    save_pairs(relative_to(pairs, root, out.parent), out)
     counts = {kind: sum(c.kind == kind for value in pairs.values() for c in value) for kind in KINDS}
     lonely = sum(not value for value in pairs.values())
     print(f"{out}: {len(pairs)} samples; " + ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)

@@ -43,3 +43,17 @@ def test_a_sample_without_conjugate_is_an_error_or_a_counted_skip(tiny_config: d
     with pytest.warns(UserWarning, match="missing.mp4"):
         assert wrapped[1] is None
     assert clips.num_bad_videos == 1
+
+
+def test_the_data_module_puts_conjugates_in_training_batches_only(tiny_config: dict, tiny_synth: Path,
+                                                                 tmp_path: Path) -> None:
+    from actattn.conjugates import relative_to
+
+    pairs = {key: value or [Conjugate(f"videos/{key}.mp4", 0, 2, "before")]
+             for key, value in mine_synthhoi(tiny_synth, "train", min_frames=1).items()}
+    cache = save_pairs(relative_to(pairs, tiny_synth, tmp_path), tmp_path / "pairs.json")  # videos relative to it
+    datamodule = VideoDataModule(**tiny_config["data"], conjugates_file=str(cache))
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.train_dataloader()))
+    assert batch["conjugate"].shape == batch["video"].shape
+    assert "conjugate" not in next(iter(datamodule.val_dataloader()))

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
 from actattn.data.formats import FORMATS as READERS
 from actattn.data.loaders import ResumableLoader, collate_drop_none
+from actattn.data.conjugates import WithConjugates
 from actattn.data.objects import OBJECT_SOURCES, ObjectNoise, ObjectSource, build_object_source
 from actattn.data.pose import JOINT_NAMES
 from actattn.data.records import FormatData, load_format
@@ -76,7 +77,9 @@ class VideoDataModule(L.LightningDataModule):
     files ``something_else_files`` (classes hand, object 0 .. object 3). ``object_noise``
     (``{"miss": p, "false_positive": mean per frame, "jitter": fraction}``) simulates detector
     errors, drawn from ``(seed, epoch, index)``. Videos are matched by file stem; one without
-    objects raises, or is skipped with ``skip_bad_videos``.
+    objects raises, or is skipped with ``skip_bad_videos``. ``conjugates_file`` (the cache of
+    ``actattn conjugates``, its videos relative to its folder) gives every training sample a
+    ``"conjugate"`` clip (:class:`~actattn.data.conjugates.WithConjugates`, ActX).
 
     Official files (any ``format`` of :data:`OFFICIAL_FORMATS`; :mod:`actattn.data.records` says how they
     become clips): ``files`` maps the reader's file roles to paths (a list or glob for a role of
@@ -142,6 +145,7 @@ class VideoDataModule(L.LightningDataModule):
         something_else_files: Sequence[str | Path] | None = None,
         object_noise: dict[str, float] | None = None,
         object_mask_size: int = 28,
+        conjugates_file: str | Path | None = None,
     ):
         super().__init__()
         if format not in OFFICIAL_FORMATS:
@@ -296,6 +300,9 @@ class VideoDataModule(L.LightningDataModule):
         for split, file in self.files.items():
             if file is not None:
                 self.datasets[split] = self._dataset(file, split)
+        if hp.conjugates_file is not None and "train" in self.datasets:
+            pairs = Path(hp.conjugates_file)
+            self.datasets["train"] = WithConjugates(self.datasets["train"], pairs, pairs.parent)
 
     def _read_official_files(self) -> None:
         """Read ``files`` with the format's reader; count (``skip_bad_videos``) or refuse missing videos."""
