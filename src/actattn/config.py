@@ -9,7 +9,8 @@ A run config (``actattn fit``, ``test``, ``visualize``; see :class:`RunConfig`):
     checkpoint_every_n_steps: 500    # optional: last.ckpt also every N steps (always every epoch)
     init_weights: runs/a/checkpoints/best.ckpt  # optional: start from an earlier run's weights
                                      # (e.g. ORN's second training stage from its first)
-    data: {...}                      # actattn.data.datamodule.VideoDataModule
+    data: {...}                      # actattn.data.datamodule.VideoDataModule (with features_dir:
+                                     # actattn.data.features.FeatureDataModule, stored feature maps)
     model: {...}                     # actattn.train.ActionRecognizer (head_kwargs: the head's
                                      # keywords, backbone_kwargs: the backbone's)
     trainer: {...}                   # lightning.Trainer (max_epochs, accelerator, devices, precision, ...)
@@ -35,6 +36,7 @@ from jsonargparse import ArgumentParser
 
 from actattn.backbones import BACKBONES
 from actattn.data.datamodule import VideoDataModule
+from actattn.data.features import data_module_class
 from actattn.models import MODELS
 from actattn.train import ActionRecognizer
 
@@ -146,7 +148,9 @@ def check_run_config(config: dict[str, Any], path: str | Path) -> dict[str, Any]
         raise ConfigError(f"config {path} is a demo config (it has 'synth' and 'models'): run it with "
                           f"`actattn demo --config {path}`")
     config = check_call(config, RunConfig, "", path)
-    config["data"] = check_call(config["data"], VideoDataModule, "data", path, FILLED_IN["data"])
+    data = config["data"]
+    config["data"] = check_call(data, data_module_class(data) if isinstance(data, dict) else VideoDataModule, "data",
+                                path, FILLED_IN["data"])
     config["model"] = check_model(config["model"], "model", path)
     config["trainer"] = check_call(config["trainer"], L.Trainer, "trainer", path, FILLED_IN["trainer"])
     return config

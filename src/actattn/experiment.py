@@ -13,23 +13,31 @@ from tqdm import tqdm
 
 from actattn.checkpoint import AtomicCheckpointIO, LastCheckpoint, RunLogger, init_weights, load_module
 from actattn.data.datamodule import VideoDataModule
+from actattn.data.features import FeatureDataModule, data_module_class
 from actattn.models import MODELS
 from actattn.train import ActionRecognizer
 from actattn.viz import attention_animation, attention_columns, attention_figure, denormalize
 from actattn.viz.relations import RelationGraph, relation_pairs_figure
 
-def build_datamodule(config: dict[str, Any]) -> VideoDataModule:
-    datamodule = VideoDataModule(seed=config.get("seed", 0), **config["data"])
+def build_datamodule(config: dict[str, Any]) -> VideoDataModule | FeatureDataModule:
+    """The data module of the config's ``data`` section (videos, or stored feature maps), set up."""
+    datamodule = data_module_class(config["data"])(seed=config.get("seed", 0), **config["data"])
     datamodule.setup("fit")
     return datamodule
 
 
 def build_module(config: dict[str, Any], datamodule: VideoDataModule) -> ActionRecognizer:
     """The module for the data: class names, input pipeline, and the facts of the data that the
-    head takes (its ``from_data``, e.g. the object count), unless the config sets them."""
+    backbone (stored maps' channels and strides) and the head (its ``from_data``, e.g. the object
+    count) take, unless the config sets them."""
     model = config["model"]
     facts = {key: datamodule.head_facts[key] for key in MODELS[model["name"]].from_data if key in datamodule.head_facts}
     model = {**model, "head_kwargs": {**facts, **model.get("head_kwargs", {})}}
+    if datamodule.backbone_facts:
+        if model.get("backbone") != "precomputed":
+            raise ValueError(f"the data are stored feature maps ({config['data'].get('features_dir')}): the model's "
+                             f"backbone must be 'precomputed', not {model.get('backbone', 'resnet50')!r}")
+        model["backbone_kwargs"] = {**datamodule.backbone_facts, **model.get("backbone_kwargs", {})}
     return ActionRecognizer(
         num_classes=datamodule.num_classes, class_names=datamodule.class_names, pipeline=datamodule.pipeline, **model
     )

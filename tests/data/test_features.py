@@ -114,7 +114,7 @@ def test_conjugate_maps_come_cropped_in_training_only(features_dir: Path) -> Non
 def test_the_data_module_matches_the_video_data_modules_surface(features_dir: Path) -> None:
     datamodule = module(features_dir, crop_steps=5)
     assert datamodule.class_names == ["0", "1", "2"] and datamodule.num_classes == 3
-    assert datamodule.backbone_kwargs == {"out_channels": C, "output_stride": 8, "temporal_stride": 1}
+    assert datamodule.backbone_facts == {"out_channels": C, "output_stride": 8, "temporal_stride": 1}
     assert datamodule.pipeline["features"]["backbone"] == "small_cnn" and datamodule.pipeline["crop_steps"] == 5
     assert datamodule.head_facts == {} and "train.csv" in datamodule.label_source
     assert set(datamodule.datasets) == {"train", "test"} and datamodule.val_dataloader() == []
@@ -168,7 +168,7 @@ def test_a_head_trains_on_stored_maps_through_the_precomputed_backbone(features_
     datamodule = module(features_dir, crop_steps=4, conjugates_file=features_dir.parent / "pairs.json")
     torch.manual_seed(0)
     recognizer = ActionRecognizer(name, datamodule.num_classes, backbone="precomputed",
-                                  backbone_kwargs=datamodule.backbone_kwargs, class_names=datamodule.class_names,
+                                  backbone_kwargs=datamodule.backbone_facts, class_names=datamodule.class_names,
                                   pipeline=datamodule.pipeline, optimizer="adam", lr=1e-2)
     optimizer = recognizer.configure_optimizers()["optimizer"]
     batch = next(iter(datamodule.train_dataloader()))
@@ -196,3 +196,27 @@ def test_multi_label_csv_gives_multi_hot_labels(features_dir: Path) -> None:
     assert datamodule.multi_label and datamodule.class_names == ["0", "1", "2"]
     train = datamodule.datasets["train"]
     assert train[0]["label"].tolist() == [1.0, 0.0, 1.0] and train[1]["label"].tolist() == [-1.0, 1.0, 0.0]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Lightning's small-dataset hints
+def test_a_run_config_on_stored_maps_fits_and_tests(features_dir: Path, tmp_path: Path) -> None:
+    """``features_dir`` in the data section builds the features data module; the backbone is the
+    precomputed one, its channels and strides taken from the maps."""
+    from actattn.config import check_run_config
+    from actattn.experiment import evaluate, fit
+
+    root = features_dir.parent
+    config = check_run_config({
+        "out": str(tmp_path / "run"),
+        "data": {"format": "csv", "features_dir": str(features_dir), "train_file": str(root / "train.csv"),
+                 "val_file": str(root / "test.csv"), "test_file": str(root / "test.csv"), "crop_steps": 4,
+                 "batch_size": 2},
+        "model": {"name": "attentional_pooling", "backbone": "precomputed", "optimizer": "adam", "lr": 0.01},
+        "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "enable_progress_bar": False,
+                    "enable_model_summary": False, "num_sanity_val_steps": 0}}, tmp_path / "run.yaml")
+    module, _, _ = fit(config)
+    assert module.model.backbone.out_channels == C and module.model.backbone.output_stride == 8
+    metrics, _ = evaluate(config, tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert metrics["clips"] == 2
+    with pytest.raises(ValueError, match="backbone must be 'precomputed', not 'small_cnn'"):
+        fit({**config, "out": str(tmp_path / "other"), "model": {**config["model"], "backbone": "small_cnn"}})

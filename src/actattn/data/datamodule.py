@@ -338,6 +338,11 @@ class VideoDataModule(L.LightningDataModule):
         return vocabulary
 
     @property
+    def backbone_facts(self) -> dict[str, Any]:
+        """What this data tells the backbone's constructor: nothing (pixels suit every backbone)."""
+        return {}
+
+    @property
     def head_facts(self) -> dict[str, Any]:
         """What this data tells a head's constructor (the keywords a head lists in ``from_data``),
         after setup: ``num_objects``, the object clusters including the null label, with

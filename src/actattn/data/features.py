@@ -8,7 +8,7 @@ and the whole map at test; ``spatial_crop`` does that.
 
 A sample is ``{"video": (T', C, H', W') float32, "label", "index"}``, ``"video"`` being the stored
 map (a model reads it through the ``precomputed`` backbone, :class:`~actattn.backbones.video.Precomputed`,
-built from :attr:`FeatureDataModule.backbone_kwargs`), plus in training with ``conjugates_file``
+built from :attr:`FeatureDataModule.backbone_facts`), plus in training with ``conjugates_file``
 ``"conjugate"`` (T', C, h, w) float32: the map of one of the sample's conjugate clips (the cache of
 ``actattn conjugates``, extracted by ``actattn extract --conjugates``), chosen uniformly and cropped
 like the sample on a generator stream of its own (:data:`~actattn.data.conjugates.CONJUGATE_STREAM`,
@@ -204,7 +204,7 @@ class FeatureDataModule(L.LightningDataModule):
     trains (the paper: 36), ``eval_batch_size`` evaluates (whole maps: 1).
 
     After :meth:`setup`: ``class_names``, ``num_classes``, ``datasets``, and :attr:`feature_meta` /
-    :attr:`backbone_kwargs` from the first readable feature file of the first split.
+    :attr:`backbone_facts` from the first readable feature file of the first split.
     """
 
     def __init__(
@@ -266,9 +266,9 @@ class FeatureDataModule(L.LightningDataModule):
         return "the CSV lists " + ", ".join(str(file) for file in dict.fromkeys(self.files.values()) if file)
 
     @property
-    def backbone_kwargs(self) -> dict[str, int]:
-        """The ``precomputed`` backbone's keywords for these maps: ``out_channels``, ``output_stride``
-        and ``temporal_stride`` (after setup)."""
+    def backbone_facts(self) -> dict[str, int]:
+        """What this data tells the backbone's constructor: the ``precomputed`` backbone's
+        ``out_channels``, ``output_stride`` and ``temporal_stride`` for these maps (after setup)."""
         meta = self._meta()
         return {key: int(meta[key]) for key in ("out_channels", "output_stride", "temporal_stride")}
 
@@ -278,7 +278,7 @@ class FeatureDataModule(L.LightningDataModule):
         settings (backbone, kwargs, weights, size, window, stride) with the maps' strides and
         channels, ``crop_steps`` and ``spatial_crop``."""
         meta = self._meta()
-        extraction = {**json.loads(meta["settings"]), **self.backbone_kwargs}
+        extraction = {**json.loads(meta["settings"]), **self.backbone_facts}
         spatial = self.hparams.spatial_crop
         return {"features": extraction, "crop_steps": self.hparams.crop_steps,
                 "spatial_crop": list(spatial) if spatial is not None else None}
@@ -386,3 +386,11 @@ class FeatureDataModule(L.LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._eval_loader("test")
+
+
+def data_module_class(data: dict[str, Any]) -> type[L.LightningDataModule]:
+    """The data module a run config's ``data`` section builds: :class:`FeatureDataModule` when it
+    names ``features_dir`` (maps of ``actattn extract``), else the video one."""
+    from actattn.data.datamodule import VideoDataModule
+
+    return FeatureDataModule if "features_dir" in data else VideoDataModule
