@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from actattn.data.datamodule import VideoDataModule, collate_drop_none
+from actattn.data.datamodule import VideoDataModule
+from actattn.data.loaders import collate_drop_none
 from actattn.data.pose import COCO_KEYPOINT_NAMES
 from actattn.data.transforms import HorizontalFlip, MultiScaleCrop, RandomCrop
 from actattn.data.video import write_video

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from actattn.data.datamodule import VideoDataModule, collate_drop_none
+from actattn.data.datamodule import VideoDataModule
+from actattn.data.loaders import collate_drop_none
 from actattn.data.objects import (
     COCO_CLASSES,
     COCO_INDEX,

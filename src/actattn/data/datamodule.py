@@ -13,18 +13,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import lightning as L
-import torch
-from torch.utils.data import DataLoader
-
 from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
 from actattn.data.formats import FORMATS as READERS
-from actattn.data.loaders import ResumableLoader, collate_drop_none
 from actattn.data.conjugates import WithConjugates
+from actattn.data.loaders import SplitDataModule
 from actattn.data.objects import OBJECT_SOURCES, ObjectNoise, ObjectSource, build_object_source
 from actattn.data.pose import JOINT_NAMES
 from actattn.data.records import FormatData, load_format
-from actattn.data.sampling import ClipDataset, EpochSampler, ShardSampler
+from actattn.data.sampling import ClipDataset
 from actattn.data.ssv2 import SomethingSomethingV2, read_labels, read_split
 from actattn.data.ssv2_objects import ObjectVocabulary, build_object_vocabulary
 from actattn.data.transforms import (
@@ -44,7 +40,7 @@ FORMATS = ("ssv2", "csv")  # the formats of list files (train_file, val_file, te
 OFFICIAL_FORMATS = tuple(READERS)  # every format, read from its official files (`files`)
 
 
-class VideoDataModule(L.LightningDataModule):
+class VideoDataModule(SplitDataModule):
     """Datasets and loaders for train/val/test video lists in one format.
 
     format "ssv2": ``train_file``/``val_file``/``test_file`` are SSv2 split JSON files, with
@@ -186,18 +182,9 @@ class VideoDataModule(L.LightningDataModule):
         self.save_hyperparameters(ignore=["class_names"])  # the module logs the resolved names
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         self.class_names: list[str] | None = list(class_names) if class_names is not None else None
-        self.datasets: dict[str, ClipDataset] = {}
         self.objects: ObjectVocabulary | None = None
         self.object_source: ObjectSource | None = None
         self.format_data: FormatData | None = None
-        self._train_loader: ResumableLoader | None = None
-        self._resume: dict[str, int] | None = None
-
-    @property
-    def num_classes(self) -> int:
-        if self.class_names is None:
-            raise RuntimeError("num_classes is known after setup()")
-        return len(self.class_names)
 
     @property
     def pipeline(self) -> dict[str, Any]:
@@ -352,62 +339,3 @@ class VideoDataModule(L.LightningDataModule):
         if self.object_source is not None:
             facts["num_object_classes"] = self.object_source.num_classes
         return facts
-
-    def _split(self, split: str) -> ClipDataset:
-        if split not in self.datasets:
-            raise RuntimeError(f"no {split} dataset: pass {split}_file and call setup() first")
-        return self.datasets[split]
-
-    def _loader_args(self) -> dict:
-        """Loaders draw worker seeds from their own generator, never from the global RNG that
-        dropout uses, so that a resumed run sees the same random numbers as an unbroken one."""
-        workers = self.hparams.num_workers
-        return dict(
-            batch_size=self.hparams.batch_size,
-            num_workers=workers,
-            persistent_workers=workers > 0,
-            collate_fn=collate_drop_none,
-            generator=torch.Generator().manual_seed(self.hparams.seed),
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        """Shuffled by ``(seed, epoch)`` through an :class:`EpochSampler` (a DistributedSampler,
-        one replica without DDP), which Lightning keeps and advances each epoch."""
-        dataset = self._split("train")
-        world, rank = self._world()
-        sampler = EpochSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.hparams.seed)
-        self._train_loader = ResumableLoader(dataset, sampler=sampler, **self._loader_args())
-        if self._resume is not None:
-            self._train_loader.load_state_dict(self._resume)
-            self._resume = None
-        return self._train_loader
-
-    def state_dict(self) -> dict[str, dict[str, int]]:
-        """The training loader's position, kept in checkpoints (see :meth:`load_state_dict`)."""
-        return {} if self._train_loader is None else {"train_loader": self._train_loader.state_dict()}
-
-    def load_state_dict(self, state: dict[str, dict[str, int]]) -> None:
-        """Resume the training loader where ``state`` left it.
-
-        Lightning restores a stateful loader itself only if the loader is made after the checkpoint
-        is read; a cosine schedule over steps (``estimated_stepping_batches``) makes it before.
-        The data module's state is read first, so the loader starts where it should either way.
-        """
-        self._resume = state.get("train_loader")
-
-    def _world(self) -> tuple[int, int]:
-        return (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
-
-    def _eval_loader(self, split: str) -> DataLoader:
-        """Each clip once over the ranks (:class:`ShardSampler`: no padding under DDP)."""
-        dataset = self._split(split)
-        return DataLoader(dataset, sampler=ShardSampler(dataset, *self._world()), **self._loader_args())
-
-    def val_dataloader(self) -> DataLoader | list:
-        """The validation loader; without a validation split, an empty list (Lightning skips validation)."""
-        if "val" not in self.datasets and self.files["val"] is None:
-            return []
-        return self._eval_loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader("test")

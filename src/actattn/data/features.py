@@ -40,13 +40,13 @@ import lightning as L
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from actattn.conjugates import Conjugate, load_pairs
 from actattn.data.conjugates import CONJUGATE_STREAM
 from actattn.data.csv_list import max_label, multi_hot, read_csv_list
-from actattn.data.loaders import ResumableLoader, collate_drop_none
-from actattn.data.sampling import EpochSampler, ShardSampler, sample_rng
+from actattn.data.loaders import SplitDataModule, collate_drop_none
+from actattn.data.sampling import sample_rng
 from actattn.data.ssv2 import read_labels, read_split
 from actattn.extract import SUFFIX, FeatureMap, conjugate_file
 
@@ -192,7 +192,9 @@ def collate_features(batch: list[dict | None]) -> dict:
     return collate_drop_none(batch)
 
 
-class FeatureDataModule(L.LightningDataModule):
+class FeatureDataModule(SplitDataModule):
+    collate = staticmethod(collate_features)
+
     """Train/val/test splits over the maps of ``actattn extract`` in ``features_dir``.
 
     Labels as :class:`~actattn.data.datamodule.VideoDataModule` reads them: format ``"ssv2"``, SSv2
@@ -242,16 +244,7 @@ class FeatureDataModule(L.LightningDataModule):
         self.save_hyperparameters(ignore=["class_names"])
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         self.class_names: list[str] | None = list(class_names) if class_names is not None else None
-        self.datasets: dict[str, FeatureDataset] = {}
         self.feature_meta: dict[str, Any] | None = None
-        self._train_loader: ResumableLoader | None = None
-        self._resume: dict[str, int] | None = None
-
-    @property
-    def num_classes(self) -> int:
-        if self.class_names is None:
-            raise RuntimeError("num_classes is known after setup()")
-        return len(self.class_names)
 
     @property
     def multi_label(self) -> bool:
@@ -338,54 +331,9 @@ class FeatureDataModule(L.LightningDataModule):
                 spatial_crop=hp.spatial_crop, conjugates=conjugates, out_channels=self.feature_meta["out_channels"],
                 seed=hp.seed, skip_bad_videos=hp.skip_bad_videos, class_names=self.class_names)
 
-    def _split(self, split: str) -> FeatureDataset:
-        if split not in self.datasets:
-            raise RuntimeError(f"no {split} dataset: pass {split}_file and call setup() first")
-        return self.datasets[split]
-
-    def _loader_args(self, batch_size: int) -> dict:
-        """Worker seeds from the loader's own generator (never the global RNG): a resumed run sees
-        the same random numbers as an unbroken one."""
-        workers = self.hparams.num_workers
-        return dict(batch_size=batch_size, num_workers=workers, persistent_workers=workers > 0,
-                    collate_fn=collate_features, generator=torch.Generator().manual_seed(self.hparams.seed))
-
-    def _world(self) -> tuple[int, int]:
-        return (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
-
-    def train_dataloader(self) -> DataLoader:
-        """Shuffled by ``(seed, epoch)`` through an :class:`EpochSampler`; resumable mid-epoch."""
-        dataset = self._split("train")
-        world, rank = self._world()
-        sampler = EpochSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.hparams.seed)
-        self._train_loader = ResumableLoader(dataset, sampler=sampler, **self._loader_args(self.hparams.batch_size))
-        if self._resume is not None:
-            self._train_loader.load_state_dict(self._resume)
-            self._resume = None
-        return self._train_loader
-
-    def state_dict(self) -> dict[str, dict[str, int]]:
-        """The training loader's position, kept in checkpoints."""
-        return {} if self._train_loader is None else {"train_loader": self._train_loader.state_dict()}
-
-    def load_state_dict(self, state: dict[str, dict[str, int]]) -> None:
-        """Resume the training loader where ``state`` left it (see VideoDataModule.load_state_dict)."""
-        self._resume = state.get("train_loader")
-
-    def _eval_loader(self, split: str) -> DataLoader:
-        """Each clip once over the ranks (:class:`ShardSampler`), whole maps."""
-        dataset = self._split(split)
-        return DataLoader(dataset, sampler=ShardSampler(dataset, *self._world()),
-                          **self._loader_args(self.hparams.eval_batch_size))
-
-    def val_dataloader(self) -> DataLoader | list:
-        """The validation loader; without a validation split, an empty list (Lightning skips validation)."""
-        if "val" not in self.datasets and self.files["val"] is None:
-            return []
-        return self._eval_loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader("test")
+    def eval_batch_size(self) -> int:
+        """Whole maps: ``eval_batch_size`` (1 unless every map has one length)."""
+        return self.hparams.eval_batch_size
 
 
 def data_module_class(data: dict[str, Any]) -> type[L.LightningDataModule]:

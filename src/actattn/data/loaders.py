@@ -1,12 +1,17 @@
-"""The data module's loader pieces: the collate function that drops skipped bad videos, and the
+"""The data modules' loader pieces: the collate function that drops skipped bad videos, the
 training loader whose position Lightning checkpoints (a run resumed mid-epoch continues with the
-next batch)."""
+next batch), and :class:`SplitDataModule`, the loaders and their state that the video and the
+feature-map data modules share."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import lightning as L
 import torch
-from torch.utils.data import DataLoader, default_collate
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from actattn.data.objects import pad_object_slots
+from actattn.data.sampling import EpochSampler, ShardSampler
 
 
 def collate_drop_none(batch: list[dict | None]) -> dict:
@@ -47,3 +52,84 @@ class ResumableLoader(DataLoader):
             epoch, batches = epoch + 1, 0
         self.sampler.set_epoch(epoch)
         self.sampler.skip = batches * self.batch_size
+
+
+class SplitDataModule(L.LightningDataModule):
+    """What the data modules share once ``setup`` has filled ``datasets`` (split -> dataset) and
+    ``class_names``: the training loader (shuffled by ``(seed, epoch)`` through an
+    :class:`EpochSampler`, a DistributedSampler that Lightning advances each epoch; resumable
+    mid-epoch), the evaluation loaders (each sample once over the ranks, :class:`ShardSampler`: no
+    padding under DDP) and the loader state kept in checkpoints. Subclasses give ``files``, the
+    ``collate`` function and the evaluation batch size (:meth:`eval_batch_size`); their hparams
+    hold ``batch_size``, ``num_workers`` and ``seed``."""
+
+    collate: Callable[[list], dict] = staticmethod(collate_drop_none)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.datasets: dict[str, Dataset] = {}
+        self.class_names: list[str] | None = None
+        self._train_loader: ResumableLoader | None = None
+        self._resume: dict[str, int] | None = None
+
+    @property
+    def num_classes(self) -> int:
+        if self.class_names is None:
+            raise RuntimeError("num_classes is known after setup()")
+        return len(self.class_names)
+
+    def eval_batch_size(self) -> int:
+        """The evaluation loaders' batch size (by default the training one)."""
+        return self.hparams.batch_size
+
+    def _split(self, split: str) -> Dataset:
+        if split not in self.datasets:
+            raise RuntimeError(f"no {split} dataset: pass {split}_file and call setup() first")
+        return self.datasets[split]
+
+    def _world(self) -> tuple[int, int]:
+        return (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+
+    def _loader_args(self, batch_size: int) -> dict:
+        """Loaders draw worker seeds from their own generator, never from the global RNG that
+        dropout uses, so that a resumed run sees the same random numbers as an unbroken one."""
+        workers = self.hparams.num_workers
+        return dict(batch_size=batch_size, num_workers=workers, persistent_workers=workers > 0,
+                    collate_fn=self.collate, generator=torch.Generator().manual_seed(self.hparams.seed))
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self._split("train")
+        world, rank = self._world()
+        sampler = EpochSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=self.hparams.seed)
+        self._train_loader = ResumableLoader(dataset, sampler=sampler, **self._loader_args(self.hparams.batch_size))
+        if self._resume is not None:
+            self._train_loader.load_state_dict(self._resume)
+            self._resume = None
+        return self._train_loader
+
+    def state_dict(self) -> dict[str, dict[str, int]]:
+        """The training loader's position, kept in checkpoints (see :meth:`load_state_dict`)."""
+        return {} if self._train_loader is None else {"train_loader": self._train_loader.state_dict()}
+
+    def load_state_dict(self, state: dict[str, dict[str, int]]) -> None:
+        """Resume the training loader where ``state`` left it.
+
+        Lightning restores a stateful loader itself only if the loader is made after the checkpoint
+        is read; a cosine schedule over steps (``estimated_stepping_batches``) makes it before.
+        The data module's state is read first, so the loader starts where it should either way.
+        """
+        self._resume = state.get("train_loader")
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        dataset = self._split(split)
+        return DataLoader(dataset, sampler=ShardSampler(dataset, *self._world()),
+                          **self._loader_args(self.eval_batch_size()))
+
+    def val_dataloader(self) -> DataLoader | list:
+        """The validation loader; without a validation split, an empty list (Lightning skips validation)."""
+        if "val" not in self.datasets and self.files["val"] is None:
+            return []
+        return self._eval_loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader("test")
