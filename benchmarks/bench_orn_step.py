@@ -5,7 +5,8 @@ for both): ``heads="both"`` (the activity head, the object head with its inter-f
 the object loss) and ``heads="activity"`` (Table 2's baseline). Both get the same random clips and,
 for ORN, K random box masks per frame with random classes. A step is forward, the head's own losses,
 backward and an Adam update (the paper's optimiser). Medians of interleaved repeats; the ratio to
-the baseline, and the parameter counts.
+the baseline, and the parameters each step trains (those with a gradient: the baseline model holds
+the object head too, unused).
 
     PYTHONPATH=src python benchmarks/bench_orn_step.py [--arch resnet50] [--frames 8] [--objects 10]
 """
@@ -73,11 +74,11 @@ def main() -> None:
     base = statistics.median(times["activity head alone"])
     print(f"{args.arch}, batch {args.batch} x {args.frames} frames at {args.size} px, K = {args.objects} slots; "
           f"{torch.get_num_threads()} threads; median of {args.repeats}, interleaved")
-    print(f"{'model':<22} {'ms':>9} {'fastest':>9} {'ratio':>6} {'parameters':>12}")
+    print(f"{'model':<22} {'ms':>9} {'fastest':>9} {'ratio':>6} {'trained parameters':>19}")
     for name, runs in times.items():
-        params = sum(p.numel() for p in models[name].parameters())
+        params = sum(p.numel() for p in models[name].parameters() if p.grad is not None)
         print(f"{name:<22} {statistics.median(runs):>9.1f} {min(runs):>9.1f} {statistics.median(runs) / base:>6.2f} "
-              f"{params:>12,}")
+              f"{params:>19,}")
 
 
 if __name__ == "__main__":
