@@ -22,9 +22,9 @@ from actattn.data.objects import (
     SomethingElseObjects,
     SynthHOIObjects,
     nearest_frames,
-    paste_objects,
     read_something_else,
 )
+from actattn.data.object_slots import paste_objects
 from actattn.data.sampling import noise_rng
 from actattn.data.synthetic_write import load_groundtruth
 from actattn.data.transforms import CenterCrop, HorizontalFlip, Resize

@@ -10,14 +10,14 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
-from actattn.data.objects import pad_object_slots
+from actattn.data.object_slots import pad_object_slots
 from actattn.data.sampling import EpochSampler, ShardSampler
 
 
 def collate_drop_none(batch: list[dict | None]) -> dict:
     """Default-collate the samples that are not ``None`` (skipped bad videos) and count the others
     in ``"skipped"`` (int64 scalar); a batch of skipped samples only has nothing else. Object slots
-    are padded to the batch's largest K (:func:`~actattn.data.objects.pad_object_slots`)."""
+    are padded to the batch's largest K (:func:`~actattn.data.object_slots.pad_object_slots`)."""
     samples = pad_object_slots([sample for sample in batch if sample is not None])
     collated = default_collate(samples) if samples else {}
     return {**collated, "skipped": torch.tensor(len(batch) - len(samples))}

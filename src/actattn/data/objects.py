@@ -31,12 +31,12 @@ for the ``T`` sampled frames, ``K`` slots (the most instances of any of them, at
 ``"object_boxes"`` (T, K, 4) float32 ``x1, y1, x2, y2`` in pixels of the frames;
 ``"object_box_masks"`` (T, K, 28, 28) float32, each mask inside its box (Mask R-CNN's layout);
 ``"object_classes"`` (T, K) int64, -1 for an empty slot. Resizes and crops move the boxes, a flip
-mirrors boxes and box masks, and :func:`paste_objects` finally draws each box mask onto an
+mirrors boxes and box masks, and :func:`~actattn.data.object_slots.paste_objects` finally draws each box mask onto an
 ``object_mask_size`` square grid over the transformed frame (default 28; the head resizes to its
 own feature grid): each cell holds the fraction of its area the mask covers (4 x 4 samples per
 cell), so a sample carries ``"object_masks"`` (T, K, h, w) float32 in [0, 1] and
 ``"object_classes"`` (T, K) int64. A slot whose mask leaves the crop is emptied (-1, zeros).
-:func:`pad_object_slots` pads a batch's clips to its largest K.
+:func:`~actattn.data.object_slots.pad_object_slots` pads a batch's clips to its largest K.
 
 Simulated detector noise (:class:`ObjectNoise`, any source, also at evaluation) is drawn per
 sampled frame from a generator of ``(seed, epoch, index)`` (:func:`~actattn.data.sampling.noise_rng`):
@@ -56,7 +56,6 @@ import numpy as np
 import pycocotools.mask as mask_util
 import torch
 import torch.nn.functional as F
-from torch import Tensor
 from torchvision.ops import roi_align
 
 from actattn.data.synthetic import OBJECTS
@@ -73,7 +72,6 @@ SYNTHHOI_CLASSES: tuple[str, ...] = (*(category.name for category in OBJECTS), "
 SOMETHING_ELSE_CLASSES: tuple[str, ...] = ("hand", "object 0", "object 1", "object 2", "object 3")
 _SOMETHING_ELSE_ROLES = {"hand": 0, "0000": 1, "0001": 2, "0002": 3, "0003": 4}
 SOMETHING_ELSE_HEIGHT = 240  # the frame height Something-Else's boxes are given in
-_SUPERSAMPLE = 4
 
 
 class ObjectSourceError(ValueError):
@@ -413,45 +411,3 @@ def build_object_source(source: str, *, detections_dir: str | Path | None = None
         raise ValueError(f"object_source {source!r} needs {name}")
     kind = {"detections": DetectionObjects, "synthhoi": SynthHOIObjects, "something_else": SomethingElseObjects}
     return kind[source](value, noise=noise, mask_size=mask_size)
-
-
-def paste_objects(boxes: np.ndarray, masks: np.ndarray, classes: np.ndarray, frame_size: tuple[int, int],
-                  grid: int) -> tuple[Tensor, Tensor]:
-    """Box masks onto a ``grid x grid`` map of each ``frame_size`` (H, W) frame (module docstring).
-
-    boxes (T, K, 4) pixels, masks (T, K, M, M), classes (T, K) -> masks (T, K, grid, grid) float32
-    in [0, 1] (the share of each cell the mask covers) and classes (T, K) int64, -1 where the
-    slot is empty or its mask lies outside the frame.
-    """
-    lead = classes.shape
-    boxes_t = torch.from_numpy(np.ascontiguousarray(boxes, np.float32)).reshape(-1, 4)
-    masks_t = torch.from_numpy(np.ascontiguousarray(masks, np.float32)).reshape(-1, 1, *masks.shape[-2:])
-    height, width = frame_size
-    fine = grid * _SUPERSAMPLE
-    xs = (torch.arange(fine) + 0.5) * (width / fine)
-    ys = (torch.arange(fine) + 0.5) * (height / fine)
-    extent = (boxes_t[:, 2:] - boxes_t[:, :2]).clamp(min=1e-6)
-    u = (xs[None] - boxes_t[:, :1]) / extent[:, :1]  # (N, fine): position within the box, 0..1 inside
-    v = (ys[None] - boxes_t[:, 1:2]) / extent[:, 1:]
-    where = torch.stack(torch.broadcast_tensors(u[:, None, :], v[:, :, None]), -1) * 2 - 1
-    sampled = F.grid_sample(masks_t, where, mode="bilinear", padding_mode="border", align_corners=False)[:, 0]
-    inside = ((u >= 0) & (u < 1))[:, None, :] & ((v >= 0) & (v < 1))[:, :, None]
-    pasted = F.avg_pool2d((sampled * inside)[:, None], _SUPERSAMPLE)[:, 0].reshape(*lead, grid, grid)
-    out_classes = torch.from_numpy(np.asarray(classes, np.int64)).clone()
-    out_classes[(pasted.flatten(-2).amax(-1) <= 0) | (out_classes < 0)] = -1
-    return pasted * (out_classes >= 0)[..., None, None], out_classes
-
-
-def pad_object_slots(samples: list[dict]) -> list[dict]:
-    """Samples with ``object_masks`` (..., T, K, h, w) / ``object_classes`` (..., T, K) padded to the
-    batch's largest K with empty slots (masks 0, class -1), so they stack (also views: (V, T, K))."""
-    if not samples or "object_classes" not in samples[0]:
-        return samples
-    slots = max(sample["object_classes"].shape[-1] for sample in samples)
-
-    def pad(sample: dict) -> dict:
-        extra = slots - sample["object_classes"].shape[-1]
-        return {**sample, "object_masks": F.pad(sample["object_masks"], (0, 0, 0, 0, 0, extra)),
-                "object_classes": F.pad(sample["object_classes"], (0, extra), value=-1)}
-
-    return [pad(sample) for sample in samples]

@@ -24,7 +24,8 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from actattn.data.frames import read_source
-from actattn.data.objects import ObjectSource, ObjectSourceError, pad_object_slots, paste_objects
+from actattn.data.object_slots import pad_object_slots, paste_objects
+from actattn.data.objects import ObjectSource, ObjectSourceError
 from actattn.data.video import VideoDecodeError
 
 _NOISE_STREAM = 1  # a second stream per sample: simulated detector noise never shifts the crops

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from actattn.data.objects import paste_objects
+from actattn.data.object_slots import paste_objects
 from actattn.data.ssv2 import read_split, release_file
 from actattn.data.video import read_video, video_fps
 from actattn.localize.evaluate import GroundTruth, LocalizationScores, evaluate_clip, summarize
