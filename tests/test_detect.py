@@ -19,9 +19,8 @@ from actattn.detect import (
     is_complete,
     list_videos,
     select_instances,
-    shard,
-    world_position,
 )
+from actattn.jobs import world_position
 
 # random weights score ~0.5-0.57 on noise frames: at 0.5 a few instances survive in some frames
 SETTINGS = DetectSettings(weights="random", min_score=0.5, max_objects=4, min_size=64, max_size=64)
@@ -114,16 +113,6 @@ def test_rle_format_and_every_nth_frame(videos, detector, tmp_path):
         detect_folder(list_videos(videos), tmp_path / "rle", detector, settings, progress=False)
     cache = Detections.load(tmp_path / "rle" / "a.npz")
     assert cache.frames.tolist() == [0, 2] and cache.masks is None and len(cache.rle) == cache.counts.sum()
-
-
-def test_shards_are_disjoint_and_complete():
-    items = list(range(11))
-    for world in (1, 2, 3, 4):
-        shards = [shard(items, rank, world) for rank in range(world)]
-        assert sorted(sum(shards, [])) == items
-        assert max(map(len, shards)) - min(map(len, shards)) <= 1
-    with pytest.raises(ValueError, match="rank"):
-        shard(items, 2, 2)
 
 
 def test_ranks_from_torchrun_env_write_their_own_videos(videos, detector, tmp_path, monkeypatch):

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -49,10 +47,10 @@ from torchvision.models.detection import (
 )
 from torchvision.models.detection.roi_heads import maskrcnn_inference, paste_masks_in_image
 from torchvision.models.detection.transform import resize_boxes
-from tqdm import tqdm
 
-from actattn.data.video import VideoDecodeError, _decode, _frame_count, _open
-from actattn.files import atomic_write, remove_partials, save_json
+from actattn.data.video import VideoDecodeError, iter_frames
+from actattn.files import atomic_write
+from actattn.jobs import cache_jobs, default_device, world_position, write_summary
 
 ARCHS = {"v1": (maskrcnn_resnet50_fpn, MaskRCNN_ResNet50_FPN_Weights),
          "v2": (maskrcnn_resnet50_fpn_v2, MaskRCNN_ResNet50_FPN_V2_Weights)}
@@ -154,26 +152,6 @@ def select_instances(labels: np.ndarray, scores: np.ndarray, min_score: float, m
     return keep[order][:max_objects]
 
 
-def shard(items: Sequence, rank: int, world_size: int) -> list:
-    """Rank ``rank``'s share of ``items``: ``rank, rank + world_size, ...`` (disjoint, and together all)."""
-    if world_size < 1 or not 0 <= rank < world_size:
-        raise ValueError(f"rank must be in [0, world_size), got rank {rank}, world_size {world_size}")
-    return list(items)[rank::world_size]
-
-
-def world_position() -> tuple[int, int]:
-    """``(rank, world_size)``: torch.distributed's if initialised, else the ``RANK`` and ``WORLD_SIZE``
-    that torchrun sets, else (0, 1)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
-def default_device() -> str:
-    """``cuda:LOCAL_RANK`` where CUDA is available, else ``cpu``."""
-    return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu"
-
-
 def list_videos(folder: str | Path, extensions: Sequence[str] = VIDEO_EXTENSIONS) -> list[Path]:
     """The video files under ``folder`` (recursively), sorted; their stems name the cache files, so must differ."""
     folder = Path(folder)
@@ -189,18 +167,6 @@ def list_videos(folder: str | Path, extensions: Sequence[str] = VIDEO_EXTENSIONS
             raise ValueError(f"{stems[video.stem]} and {video} would share the cache file {video.stem}.npz")
         stems[video.stem] = video
     return videos
-
-
-def iter_frames(path: str | Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
-    """``(index, (H, W, 3) uint8 RGB)`` for frames ``0, every, 2 every, ...``, decoded one at a time.
-
-    Raises :class:`VideoDecodeError` for a missing, empty or damaged file, possibly after some frames.
-    """
-    with _open(path) as container:
-        listed = _frame_count(path, container)
-        for index, frame in enumerate(_decode(path, container, listed)):
-            if index % every == 0:
-                yield index, frame.to_ndarray(format="rgb24", threads=1)
 
 
 class MaskDetector(nn.Module):
@@ -330,25 +296,14 @@ def detect_folder(videos: Sequence[Path], out: str | Path, detector: MaskDetecto
     empty, undecodable or truncated) is skipped with a warning naming it and counted.
     """
     out = Path(out)
-    mine = shard(videos, rank, world_size)
-    detected, resumed, bad = 0, 0, {}
-    for video in tqdm(mine, desc=f"detect rank {rank}/{world_size} -> {out}", unit="video", disable=not progress):
-        cache = out / f"{Path(video).stem}.npz"
-        remove_partials(cache)  # left by a killed run; only this rank writes this video
-        if is_complete(cache, settings):
-            resumed += 1
-            continue
-        try:
-            detect_video(video, detector, settings, batch_size).save(cache)
-        except VideoDecodeError as err:
-            bad[str(video)] = err.reason or str(err)
-            warnings.warn(f"skipping a bad video: {err}", stacklevel=2)
-            continue
-        detected += 1
-    summary = {"settings": asdict(settings), "rank": rank, "world_size": world_size, "videos": len(mine),
-               "detected": detected, "resumed": resumed, "bad": bad}
-    save_json(summary, out / f"summary.rank{rank}.json")
-    return summary
+    counts = cache_jobs(videos, out, target=lambda video: out / f"{Path(video).stem}.npz", name=str,
+                        complete=lambda cache: is_complete(cache, settings),
+                        make=lambda video, cache: detect_video(video, detector, settings, batch_size).save(cache),
+                        bad_errors=(VideoDecodeError,), rank=rank, world_size=world_size, desc="detect",
+                        progress=progress)
+    return write_summary({"settings": asdict(settings), "rank": rank, "world_size": world_size,
+                          "videos": counts["jobs"], "detected": counts["done"], "resumed": counts["resumed"],
+                          "bad": counts["bad"]}, out, rank)
 
 
 def cmd_detect(args: argparse.Namespace) -> None:

@@ -46,7 +46,6 @@ import argparse
 import inspect
 import json
 import pickle
-import warnings
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -58,14 +57,14 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor, nn
-from tqdm import tqdm
 
 from actattn.backbones import BACKBONES, create_backbone
 from actattn.conjugates import Conjugate, load_pairs
 from actattn.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from actattn.data.video import VideoDecodeError, video_fps
-from actattn.detect import default_device, iter_frames, list_videos, shard, world_position
-from actattn.files import atomic_write, remove_partials, save_json
+from actattn.data.video import VideoDecodeError, iter_frames, video_fps
+from actattn.detect import list_videos
+from actattn.files import atomic_write
+from actattn.jobs import cache_jobs, default_device, world_position, write_summary
 
 VERSION = 1
 SUFFIX = ".pt"
@@ -316,27 +315,15 @@ def extract_jobs(jobs: Sequence[Job], out: str | Path, backbone: nn.Module, sett
     with a warning naming it and counted.
     """
     out = Path(out)
-    mine = shard(jobs, rank, world_size)
-    extracted, resumed, bad = 0, 0, {}
-    bar = tqdm(mine, desc=f"extract rank {rank}/{world_size} -> {out}", unit="clip", disable=not progress)
-    for job in bar:
-        target = out / f"{job.name}{SUFFIX}"
-        remove_partials(target)  # left by a killed run; only this rank writes this clip
-        if is_complete(target, settings):
-            resumed += 1
-            continue
-        try:
-            extract_clip(job.video, backbone, settings, job.frames, batch_size).save(target)
-        except (VideoDecodeError, FeatureRangeError) as err:
-            bad[job.name] = f"{job.video}: {getattr(err, 'reason', None) or err}"
-            warnings.warn(f"skipping a bad video: {err}", stacklevel=2)
-            bar.set_postfix(bad=len(bad))
-            continue
-        extracted += 1
-    summary = {"settings": json.loads(settings.to_json()), "rank": rank, "world_size": world_size,
-               "clips": len(mine), "extracted": extracted, "resumed": resumed, "bad": bad}
-    save_json(summary, out / f"summary.rank{rank}.json")
-    return summary
+    counts = cache_jobs(jobs, out, target=lambda job: out / f"{job.name}{SUFFIX}", name=lambda job: job.name,
+                        complete=lambda path: is_complete(path, settings),
+                        make=lambda job, path: extract_clip(job.video, backbone, settings, job.frames,
+                                                            batch_size).save(path),
+                        bad_errors=(VideoDecodeError, FeatureRangeError), rank=rank, world_size=world_size,
+                        desc="extract", progress=progress)
+    return write_summary({"settings": json.loads(settings.to_json()), "rank": rank, "world_size": world_size,
+                          "clips": counts["jobs"], "extracted": counts["done"], "resumed": counts["resumed"],
+                          "bad": counts["bad"]}, out, rank)
 
 
 def cmd_extract(args: argparse.Namespace) -> None:

@@ -232,3 +232,15 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float = 12.0, crf: in
         for image in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         container.mux(stream.encode())
+
+
+def iter_frames(path: str | Path, every: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, (H, W, 3) uint8 RGB)`` for frames ``0, every, 2 every, ...``, decoded one at a time.
+
+    Raises :class:`VideoDecodeError` for a missing, empty or damaged file, possibly after some frames.
+    """
+    with _open(path) as container:
+        listed = _frame_count(path, container)
+        for index, frame in enumerate(_decode(path, container, listed)):
+            if index % every == 0:
+                yield index, frame.to_ndarray(format="rgb24", threads=1)
