@@ -52,3 +52,13 @@ def save_json(data: Any, path: str | Path) -> Path:
     """``data`` as indented JSON, written atomically."""
     text = (json.dumps(data, indent=2) + "\n").encode()
     return atomic_write(path, lambda file: file.write(text))
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON in ``path`` (a UTF-8 byte-order mark allowed, as some releases have one); invalid
+    JSON is a ValueError naming the file."""
+    try:
+        with open(path, encoding="utf-8-sig") as file:
+            return json.load(file)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None

@@ -11,7 +11,6 @@ SynthHOI scenes are written in the same layout (``videos/{id}.mp4``, ``groundtru
 """
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from actattn.data.sampling import ClipDataset, ClipRecord
+from actattn.files import read_json
 
 if TYPE_CHECKING:
     from actattn.data.objects import ObjectSource
@@ -42,14 +42,6 @@ def class_name(template: str) -> str:
     return template.replace("[", "").replace("]", "")
 
 
-def _load_json(path: Path) -> object:
-    try:
-        with open(path, encoding="utf-8-sig") as file:
-            return json.load(file)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
-
-
 def release_file(root: str | Path, name: str) -> Path:
     """``root/something-something-v2-{name}.json``, the release's name for the labels (``name``
     "labels") and for each split ("train", "validation", "test")."""
@@ -62,7 +54,7 @@ def read_labels(path: str | Path) -> dict[str, int]:
     The ids must be exactly ``0 .. K-1``.
     """
     path = Path(path)
-    data = _load_json(path)
+    data = read_json(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected an object mapping class name to id, got {type(data).__name__}")
     labels = {}
@@ -103,7 +95,7 @@ def read_split(path: str | Path, labels: dict[str, int], *, skip_malformed: bool
     with ``skip_malformed`` such entries are dropped with one warning giving their count.
     """
     path = Path(path)
-    data = _load_json(path)
+    data = read_json(path)
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON list of entries, got {type(data).__name__}")
     entries, problems = [], []

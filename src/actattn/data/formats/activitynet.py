@@ -19,10 +19,10 @@ section 9, activitynet/FORMAT.md, hacs/FORMAT.md). One task, ``action``.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from actattn.data.formats.base import Problems, ReadResult, RowError, Sample, class_index, lookup, parse_seconds
+from actattn.files import read_json
 
 TASK = "action"
 SUBSETS = {"training": "train", "validation": "validation", "testing": "test"}
@@ -41,11 +41,7 @@ def taxonomy_classes(taxonomy: object, path: str | Path) -> list[str]:
 def read_activitynet(path: str | Path, *, strict: bool = True) -> ReadResult:
     """ActivityNet (``activity_net.v1-3.min.json``) or HACS (``HACS_segments_v1.1.1.json``) segments."""
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8-sig") as file:
-            data = json.load(file)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
         raise ValueError(f"{path}: expected an object with a 'database' object")
     database = data["database"]

@@ -19,13 +19,13 @@
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from actattn.data.formats.base import (
     Ids, Problems, ReadResult, RowError, Sample, class_index, lookup, read_lines,
 )
 from actattn.data.ssv2 import class_name, read_labels as read_ssv2_labels
+from actattn.files import read_json
 
 TASK = "action"
 
@@ -77,17 +77,9 @@ def read_ssv1(labels: str | Path, *, train: str | Path | None = None, validation
     return problems.result("ssv1", {TASK: names}, splits)
 
 
-def _load_json(path: Path) -> object:
-    try:
-        with open(path, encoding="utf-8-sig") as file:
-            return json.load(file)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None
-
-
 def _entries(path: Path, index: dict[str, int], problems: Problems, *, labelled: bool | None) -> list[Sample]:
     """The samples of a Something-Something V2-style entry list; ``labelled`` None: as the first entry."""
-    data = _load_json(path)
+    data = read_json(path)
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON list of entries, got {type(data).__name__}")
     samples, ids = [], Ids()
@@ -141,7 +133,7 @@ def read_ssv2(labels: str | Path, *, train: str | Path | None = None, validation
 def read_something_else_labels(path: str | Path, ids: str = "loader") -> list[str]:
     """The class names of a Something-Else ``labels.json`` in index order (see the module docstring)."""
     path = Path(path)
-    data = _load_json(path)
+    data = read_json(path)
     if not isinstance(data, dict) or not data:
         raise ValueError(f"{path}: expected an object mapping class name to id")
     if ids == "loader":
