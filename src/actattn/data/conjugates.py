@@ -16,15 +16,12 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from actattn.conjugates import load_pairs
-from actattn.data.sampling import ClipDataset, frame_indices
+from actattn.data.sampling import ClipDataset, conjugate_rng, frame_indices
 from actattn.data.video import VideoDecodeError, read_clip
-
-CONJUGATE_STREAM = 2  # a third stream of (seed, epoch, index), beside the sample's and its detector noise
 
 
 class WithConjugates(Dataset):
@@ -67,7 +64,7 @@ class WithConjugates(Dataset):
         choices = self.pairs[stem]
         if not choices:
             raise KeyError("the cache lists none")
-        rng = np.random.default_rng([self.clips.seed, epoch, index, CONJUGATE_STREAM])
+        rng = conjugate_rng(self.clips.seed, epoch, index)
         chosen = choices[int(rng.integers(len(choices)))]
         length = chosen.stop - chosen.start
         frames, _ = read_clip(self.root / chosen.video, lambda _: [chosen.start + i for i in frame_indices(

@@ -11,7 +11,7 @@ map (a model reads it through the ``precomputed`` backbone, :class:`~actattn.bac
 built from :attr:`FeatureDataModule.backbone_facts`), plus in training with ``conjugates_file``
 ``"conjugate"`` (T', C, h, w) float32: the map of one of the sample's conjugate clips (the cache of
 ``actattn conjugates``, extracted by ``actattn extract --conjugates``), chosen uniformly and cropped
-like the sample on a generator stream of its own (:data:`~actattn.data.conjugates.CONJUGATE_STREAM`,
+like the sample on a generator stream of its own (:func:`~actattn.data.sampling.conjugate_rng`,
 as :class:`~actattn.data.conjugates.WithConjugates` does for pixels).
 
 Choices:
@@ -43,10 +43,9 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from actattn.conjugates import Conjugate, load_pairs
-from actattn.data.conjugates import CONJUGATE_STREAM
 from actattn.data.csv_list import max_label, multi_hot, read_csv_list
 from actattn.data.loaders import SplitDataModule, collate_drop_none
-from actattn.data.sampling import sample_rng
+from actattn.data.sampling import conjugate_rng, sample_rng
 from actattn.data.ssv2 import read_labels, read_split
 from actattn.extract import SUFFIX, FeatureMap, conjugate_file
 
@@ -143,8 +142,7 @@ class FeatureDataset(Dataset):
             rng = sample_rng(self.seed, epoch, index) if self.train else None
             sample = {"video": self._read(self.path(index), rng)}
             if self.conjugates is not None:
-                sample["conjugate"] = self._conjugate(record.id, np.random.default_rng(
-                    [self.seed, epoch, index, CONJUGATE_STREAM]))
+                sample["conjugate"] = self._conjugate(record.id, conjugate_rng(self.seed, epoch, index))
         except FeatureFileError as err:
             if not self.skip_bad_videos:
                 raise

@@ -29,6 +29,7 @@ from actattn.data.objects import ObjectSource, ObjectSourceError
 from actattn.data.video import VideoDecodeError
 
 _NOISE_STREAM = 1  # a second stream per sample: simulated detector noise never shifts the crops
+_CONJUGATE_STREAM = 2  # a third: drawing a conjugate leaves the sample's crops and noise as they are
 
 
 def sample_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
@@ -40,6 +41,12 @@ def noise_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     """The generator of sample ``index``'s simulated detector noise in ``epoch`` (also at evaluation,
     where the epoch is 0), independent of :func:`sample_rng`'s augmentation."""
     return np.random.default_rng([seed, epoch, index, _NOISE_STREAM])
+
+
+def conjugate_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
+    """The generator that draws sample ``index``'s conjugate in ``epoch`` (which one, its frames and
+    crops; ActX), independent of :func:`sample_rng` and :func:`noise_rng`."""
+    return np.random.default_rng([seed, epoch, index, _CONJUGATE_STREAM])
 
 
 def _check_train_rng(train: bool, rng: np.random.Generator | None) -> None:
