@@ -323,11 +323,12 @@ def test_frame_maps_of_a_longer_video() -> None:
     clip = head(make_feats())
     long = make_feats(B, 11, C, H, W, seed=10)
     maps = head.frame_maps(long, clip, {"conjugate_feats": make_feats(B, 3, C, 2, 2)})
-    assert set(maps) == {"action", "context"}
+    assert set(maps) == {"action", "context", "s_act"}  # S^act: the interval map
     assert maps["action"].shape == (B, 11, H, W)
-    expected = head(long).attention
-    torch.testing.assert_close(maps["action"], expected["action"])
-    torch.testing.assert_close(maps["context"], expected["context"])
+    expected = head(long)
+    torch.testing.assert_close(maps["action"], expected.attention["action"])
+    torch.testing.assert_close(maps["context"], expected.attention["context"])
+    torch.testing.assert_close(maps["s_act"], expected.aux["s_act"])
 
 
 def test_model_output_type() -> None:

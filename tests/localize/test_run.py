@@ -9,10 +9,12 @@ from pycocotools import mask as coco_mask
 
 from actattn.data.sampling import segment_indices
 from actattn.localize import boxes_from_attention
+from actattn.localize.temporal import presence_interval
 from actattn.localize.run import (
     FrameGeometry,
     attention_weights,
     choose_map,
+    clip_record,
     decode_mask,
     encode_mask,
     frame_attention,
@@ -262,3 +264,16 @@ def test_masks_round_trip_through_coco_rle_and_json():
         np.testing.assert_array_equal(decode_mask(rle), mask)
         np.testing.assert_array_equal(coco_mask.decode({**rle, "counts": rle["counts"].encode()}), mask)
         assert coco_mask.area(coco_mask.encode(np.asfortranarray(mask, dtype=np.uint8))) == mask.sum()
+
+
+def test_a_head_with_an_interval_map_takes_the_interval_from_it():
+    module = recognizer("action_context")  # ActX: interval_map "s_act"
+    frames = random_frames(12)
+    frames[4:9, :24, :24] = 255  # something in frames 4..8 for S^act to see, in an untrained model at least
+    localized = localize_frames(module, frames, FPS)
+    s_act = localized.attention.maps["s_act"]
+    assert localized.interval_key == "s_act" and s_act.shape == localized.attention.maps["action"].shape
+    assert localized.localization.interval == presence_interval(s_act.mean(dim=(1, 2)))
+    assert clip_record("c", localized, NAMES)["interval_map"] == "s_act"
+    baseline = localize_frames(recognizer("average_pooling"), frames, FPS)
+    assert baseline.interval_key == baseline.map_key == "top_down"

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from actattn.localize import frames_per_segment, segment_changes, trim_interval
+from actattn.localize.temporal import presence_interval
 
 FPS = 12.0  # Something-Something: four frames in a 1/3 s segment
 
@@ -73,3 +74,18 @@ def test_bad_maps_are_rejected():
         trim_interval(np.full((4, 2, 2), np.nan), FPS)
     with pytest.raises(ValueError, match="all-zero"):
         segment_changes(np.zeros((8, 2, 2)), FPS)
+
+
+def test_presence_interval_is_the_longest_run_above_the_midpoint():
+    levels = [0.1, 0.2, 0.8, 0.9, 0.7, 0.2, 0.9, 0.1]  # midpoint 0.5: runs [2, 5) and [6, 7)
+    assert presence_interval(levels) == (2, 5)
+    assert presence_interval(np.array([0.9, 0.9, 0.1])) == (0, 2)  # a run may touch either end
+    assert presence_interval([0.1, 0.3, 0.3]) == (1, 3)
+
+
+def test_constant_presence_keeps_the_whole_video_and_bad_levels_are_rejected():
+    assert presence_interval(torch.full((5,), 0.4)) == (0, 5)
+    with pytest.raises(ValueError, match="finite"):
+        presence_interval([0.1, float("nan")])
+    with pytest.raises(ValueError, match="finite"):
+        presence_interval([])

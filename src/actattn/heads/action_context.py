@@ -67,6 +67,8 @@ Choices where the paper is silent:
   gamma = 10 (cosines lie in [-1, 1], so 1 would average almost uniformly and 100 pick the nearest
   neighbour) and xi = 0.5 (cosines of post-ReLU features lie in [0, 1]). Cosines use torch's eps
   (1e-8) on the norms: an all-zero vector has cosine 0 with anything.
+- The action's interval in a long video (localisation): the frames whose mean S^act, the share of
+  action voxels in the frame, is high (``interval_map``, :func:`~actattn.localize.temporal.presence_interval`).
 - Without a conjugate (test time, Sec. 3.1) the losses are the action loss alone; the conjugate
   never changes the logits or the maps.
 """
@@ -268,6 +270,7 @@ class ActionContextFactorization(Head):
         self.optional_reads = {"conjugate_feats": "conjugate"}
         self.encodes = {"conjugate_feats"}
         self.makes_maps = attention != "acf"
+        self.interval_map = "s_act" if self.makes_maps else None  # the action's frames: high S^act
 
     def forward(self, feats: Tensor, *, conjugate_feats: Tensor | None = None, class_maps: bool = False) -> ModelOutput:
         """feats (B, T, D, H, W) -> ModelOutput (see the class docstring)."""

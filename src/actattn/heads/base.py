@@ -16,7 +16,10 @@ Besides ``forward`` it says, through :class:`Head`:
 - ``makes_maps`` and ``num_frames``: whether it returns attention maps, and how many frames per
   clip it needs (None: any);
 - ``frame_maps``: the maps of every frame of a long video, given the prediction of the clip it
-  was trained on (localisation and pictures).
+  was trained on (localisation and pictures);
+- ``interval_map``: the name of an ``aux`` map (B, T, H, W) in [0, 1] whose per-frame mean is the
+  confidence that the action happens in that frame (ActX's S^act), which localisation then takes
+  the action's interval from (None: the interval comes from the change of the boxes' map).
 
 Also the two small helpers every head uses (input check, per-class map selection).
 """
@@ -69,6 +72,11 @@ class Head(nn.Module):
         self.encodes: set[str] = set()
         self.makes_maps = True
         self.num_frames: int | None = None
+        self.interval_map: str | None = None
+
+    def interval_maps(self, out: ModelOutput) -> dict[str, Tensor]:
+        """``{interval_map: that map}`` from an output's ``aux``; empty for a head without one."""
+        return {} if self.interval_map is None else {self.interval_map: out.aux[self.interval_map]}
 
     def inputs(self, batch: Batch) -> dict[str, Tensor]:
         """The forward keywords this head reads, from ``batch`` (``optional_reads`` where present); a
@@ -96,8 +104,8 @@ class Head(nn.Module):
         """Maps (B, T, H, W) of every frame of ``feats`` (B, T, C, H, W) for the class predicted in
         ``clip`` (the output on the frames the head was trained on); ``inputs`` as :meth:`inputs`
         gives them, for all frames. By default the head on all frames, with per-class maps
-        (``class_maps=True``) read at the clip's predicted class."""
+        (``class_maps=True``) read at the clip's predicted class, and the ``interval_map``."""
         every = self(feats, class_maps=True, **inputs)
         predicted = clip.logits["action"].argmax(dim=1)
         return {name: select_class(every.aux[name], predicted) if name in every.aux else maps
-                for name, maps in every.attention.items()}
+                for name, maps in every.attention.items()} | self.interval_maps(every)

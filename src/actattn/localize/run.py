@@ -32,7 +32,8 @@ Choices (the paper's numbers where it gives them):
   (:func:`predicted_objects`: 1 when the second object classifier predicts the null label, else
   2; for a head without object classifiers the ``something`` placeholders of the predicted
   class's name, 1..2). Interval: 1/3 s segments at the video's fps, KL threshold 0.06, 1 s
-  minimum.
+  minimum; for a head with an ``interval_map`` (ActX's S^act) the longest run of frames whose
+  mean of that map reaches the midpoint of its range (:func:`presence_interval`).
 - Affordance (Sec. 4.2): 60% of the maximum of the ``"action"`` map where the model returns one
   (:func:`affordance_key`), whatever map the boxes use. Of a ``gt_priors`` model given the true
   labels that is the paper's map: alpha, which the ground-truth object steers (eq. 6). Of a
@@ -66,7 +67,7 @@ from actattn.localize.affordance import affordance_mask
 from actattn.localize.evaluate import EVALUATION_FRAMES, GroundTruth, LocalizationScores
 from actattn.localize.interpret import attention_weights
 from actattn.localize.spatial import Box, FrameGeometry, box_scores, boxes_from_attention
-from actattn.localize.temporal import frames_per_segment, segment_changes, trim_interval
+from actattn.localize.temporal import frames_per_segment, presence_interval, segment_changes, trim_interval
 from actattn.train import ActionRecognizer
 from actattn.viz.localization import affordance_figure, attention_strip, localization_figure
 
@@ -145,7 +146,8 @@ def frame_attention(
     num_frames = trained_frames(module)
     if num_frames is None:
         out = module.run(batch)
-        return FrameAttention({k: v[0] for k, v in out.attention.items()}, {k: v[0] for k, v in out.logits.items()})
+        maps = dict(out.attention) | head.interval_maps(out)
+        return FrameAttention({k: v[0] for k, v in maps.items()}, {k: v[0] for k, v in out.logits.items()})
     indices = segment_indices(video.shape[1], num_frames, train=False)
     sampled = {**batch, "video": batch["video"][:, :, indices],
                **{key: batch[key][:, indices] for key in frame_inputs or {}}}
@@ -202,17 +204,19 @@ class Localization:
 
 
 def localize_maps(weights: Tensor, geometry: FrameGeometry, fps: float, num_objects: int,
-                  affordance_weights: Tensor | None = None) -> Localization:
+                  affordance_weights: Tensor | None = None, presence: Tensor | None = None) -> Localization:
     """Boxes (at most ``num_objects`` per frame) and interval from per-frame distributions
     (T, h', w') (Sec. 4.1); affordance masks from ``affordance_weights`` (T, h', w'), or from
-    ``weights`` where None (Sec. 4.2)."""
+    ``weights`` where None (Sec. 4.2); the interval from the frames' mean ``presence`` (T, h', w')
+    where given (the head's ``interval_map``), else from the change of ``weights``."""
     frame_maps = geometry.to_frame(weights)
     affordance_maps = frame_maps if affordance_weights is None else geometry.to_frame(affordance_weights)
     boxes = [boxes_from_attention(m, BOX_THRESHOLD, num_objects=num_objects) for m in frame_maps]
     return Localization(
         boxes=boxes,
         scores=[box_scores(m, b) for m, b in zip(frame_maps, boxes)],
-        interval=trim_interval(weights, fps, SEGMENT_SECONDS, KL_THRESHOLD, MIN_SECONDS),
+        interval=(trim_interval(weights, fps, SEGMENT_SECONDS, KL_THRESHOLD, MIN_SECONDS) if presence is None
+                  else presence_interval(presence.mean(dim=(1, 2)))),
         changes=segment_changes(weights, fps, SEGMENT_SECONDS).tolist(),
         segment_frames=frames_per_segment(fps, SEGMENT_SECONDS),
         affordance=np.stack([affordance_mask(m, AFFORDANCE_THRESHOLD).numpy() for m in affordance_maps]),
@@ -223,8 +227,8 @@ def localize_maps(weights: Tensor, geometry: FrameGeometry, fps: float, num_obje
 class LocalizedVideo:
     """A video, the attention of all its frames, the map of the boxes and interval (``map_key``;
     and how its ``weighting`` made it a distribution), that of the affordance masks
-    (``affordance_key``), the predicted class, the objects predicted (``num_objects``, the most
-    boxes per frame) and the localisation."""
+    (``affordance_key``), that of the interval (``interval_key``), the predicted class, the objects
+    predicted (``num_objects``, the most boxes per frame) and the localisation."""
 
     frames: np.ndarray
     fps: float
@@ -232,6 +236,7 @@ class LocalizedVideo:
     map_key: str
     weighting: str
     affordance_key: str
+    interval_key: str
     predicted: int
     num_objects: int
     localization: Localization
@@ -260,9 +265,11 @@ def localize_frames(
     geometry = FrameGeometry(frames.shape[1:3], tuple(video.shape[-2:]), module.model.backbone.output_stride)
     predicted = int(attention.logits["action"].argmax())
     num_objects = predicted_objects(attention.logits, hp.class_names[predicted], null_object)
-    localization = localize_maps(weights, geometry, fps, num_objects, mask_weights)
-    return LocalizedVideo(frames, fps, attention, key, weighting, mask_key, predicted, num_objects,
-                          localization, geometry)
+    interval_key = module.model.head.interval_map
+    presence = None if interval_key is None else attention.maps[interval_key]
+    localization = localize_maps(weights, geometry, fps, num_objects, mask_weights, presence)
+    return LocalizedVideo(frames, fps, attention, key, weighting, mask_key, interval_key or key, predicted,
+                          num_objects, localization, geometry)
 
 
 # ------------------------------------------------------------------------------------- files
@@ -285,7 +292,8 @@ def clip_record(clip_id: str, localized: LocalizedVideo, class_names: Sequence[s
         "predicted": {"label": localized.predicted, "name": class_names[localized.predicted]},
         "map": localized.map_key,
         "map_weights": localized.weighting,
-        "affordance_map": localized.affordance_key, "num_objects": localized.num_objects,
+        "affordance_map": localized.affordance_key, "interval_map": localized.interval_key,
+        "num_objects": localized.num_objects,
         "interval": list(loc.interval), "segment_frames": loc.segment_frames, "segment_changes": [c if np.isfinite(c) else None for c in loc.changes],
         "frames": [{"boxes": [list(b) for b in boxes], "scores": scores, "affordance": encode_mask(mask)}
                    for boxes, scores, mask in zip(loc.boxes, loc.scores, loc.affordance)],

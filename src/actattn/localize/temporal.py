@@ -1,4 +1,5 @@
-"""The "when": an action's interval from the change of attention over time (DAN, Section 4.1).
+"""The "when": an action's interval from the change of attention over time (DAN, Section 4.1), or
+from a per-frame confidence that the action happens (ActX's S^act, :func:`presence_interval`).
 
 The video is cut into segments of 1/3 second (four frames at Something-Something's 12 fps); the
 object attention maps are averaged within each segment and normalised to a distribution over
@@ -89,3 +90,20 @@ def trim_interval(
     if end <= start or (end - start) / fps < min_seconds:
         return 0, num_frames
     return start, end
+
+
+def presence_interval(levels: Tensor | np.ndarray) -> tuple[int, int]:
+    """Frames (start, end), end exclusive, of the longest run of frames whose ``levels`` (T,), a
+    confidence that the action happens in each frame (ActX: the frame's mean S^act), reach the
+    midpoint between the clip's lowest and highest level; the first such run on a tie, the whole
+    video when every level is the same."""
+    values = torch.as_tensor(levels, dtype=torch.float64).flatten()
+    if not len(values) or not torch.isfinite(values).all():
+        raise ValueError(f"presence levels must be finite values, one per frame; got {values.tolist()}")
+    low, high = values.min(), values.max()
+    if high == low:
+        return 0, len(values)
+    above = torch.cat([torch.tensor([False]), values >= (low + high) / 2, torch.tensor([False])])
+    edges = (above[1:].int() - above[:-1].int()).nonzero().flatten().view(-1, 2)  # (start, end) of each run
+    longest = int((edges[:, 1] - edges[:, 0]).argmax())
+    return int(edges[longest, 0]), int(edges[longest, 1])
