@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from actattn.config import ConfigError, load_config, read_config
-from actattn.data.datamodule import VideoDataModule
+from actattn.data.features import FeatureDataModule, data_module_class
 from actattn.demo import data_files, load_demo_config
 from actattn.models import MODELS
 from actattn.train import ActionRecognizer
@@ -85,6 +85,7 @@ def test_demo_configs_are_checked_section_by_section(tmp_path: Path) -> None:
 
 
 DATA_FACTS = {"num_objects": 5, "num_object_classes": 14}
+STORED_MAPS = {"out_channels": 1024, "output_stride": 32}  # what a features data module tells the backbone
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
@@ -95,11 +96,15 @@ def test_every_shipped_config_passes_the_command_its_header_names(path: Path) ->
     assert command is not None and command.group(2) == path.name
     config = load_demo_config(path) if command.group(1) == "demo" else load_config(path)
     files = data_files(Path(config["out"]) / "data") if command.group(1) == "demo" else {}
-    VideoDataModule(**config["data"], **files)
+    data_module_class(config["data"])(**config["data"], **files)
     lightning.Trainer(**{**config["trainer"], "accelerator": "cpu", "devices": 1, "strategy": "auto"}, logger=False)
     for section in config.get("models", {"run": config.get("model")}).values():
         model = {key: value for key, value in section.items() if key != "data"}
-        VideoDataModule(**{**config["data"], **section.get("data", {})}, **files)
+        data = {**config["data"], **section.get("data", {})}
+        datamodule = data_module_class(data)(**data, **files)
         facts = {key: DATA_FACTS[key] for key in MODELS[model["name"]].from_data}
         head_kwargs = {**facts, **model.get("head_kwargs", {})}
-        ActionRecognizer(**{**model, "pretrained": False, "head_kwargs": head_kwargs}, num_classes=7)
+        backbone_kwargs = {**(STORED_MAPS if isinstance(datamodule, FeatureDataModule) else {}),
+                           **model.get("backbone_kwargs", {})}
+        ActionRecognizer(**{**model, "pretrained": False, "head_kwargs": head_kwargs,
+                            "backbone_kwargs": backbone_kwargs}, num_classes=7)

@@ -9,8 +9,12 @@ data module (:mod:`actattn.data.features`) trains any head on them with the ``pr
 Jobs (:func:`list_jobs`):
 - every video under ``--videos`` (recursively; :func:`~actattn.detect.list_videos`) ->
   ``OUT/{video stem}.pt``: the stem is the sample id (SSv2's ``id``, a CSV row's file stem);
-- with ``--conjugates PAIRS.json`` (the cache of ``actattn conjugates``, videos relative to
-  ``--conjugate-root``), every distinct conjugate clip, frames ``[start, stop)`` of a video ->
+- or, with ``--config RUN.yaml`` naming a ``format`` and its ``files`` (:func:`format_jobs`), every
+  sample of its data section's stages -> ``OUT/{sample id, / as _}.pt`` (:func:`feature_name`), the
+  name the features data module reads; a segment (HACS clip, EPIC segment) from its own frames
+  (seconds through the video's frame rate, as :func:`~actattn.data.video.frame_span` rounds them);
+- with ``--conjugates PAIRS.json`` (the cache of ``actattn conjugates``, videos relative to the
+  cache's folder, as it writes them, or to ``--conjugate-root``), every distinct conjugate clip, frames ``[start, stop)`` of a video ->
   ``OUT/conjugates/{video stem}_{start}-{stop}.pt`` (:func:`conjugate_file`), extracted from those
   frames alone, so the map of a lead-in never sees the action that follows it.
 
@@ -46,8 +50,9 @@ import argparse
 import inspect
 import json
 import pickle
+import sys
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,8 +65,9 @@ from torch import Tensor, nn
 
 from actattn.backbones import BACKBONES, create_backbone
 from actattn.conjugates import Conjugate, load_pairs
+from actattn.data.records import load_format
 from actattn.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from actattn.data.video import VideoDecodeError, iter_frames, video_fps
+from actattn.data.video import VideoDecodeError, frame_span, iter_frames, video_fps
 from actattn.detect import list_videos
 from actattn.files import atomic_write
 from actattn.jobs import cache_jobs, default_device, world_position, write_summary
@@ -152,11 +158,49 @@ class FeatureMap:
 
 @dataclass(frozen=True)
 class Job:
-    """One clip to extract: frames ``frames`` (``[start, stop)``, None: all) of ``video`` into ``OUT/{name}.pt``."""
+    """One clip to extract into ``OUT/{name}.pt``: frames ``frames`` (``[start, stop)``) of ``video``,
+    or its ``segment`` (``(start, stop)`` seconds), or (neither) all of it."""
 
     video: Path
     name: str
     frames: tuple[int, int] | None = None
+    segment: tuple[float, float] | None = None
+
+    def frame_range(self) -> tuple[int, int] | None:
+        """``frames``, or ``segment``'s through the video's frame rate (a segment past the end: cut there)."""
+        if self.segment is None:
+            return self.frames
+        span = frame_span(self.video, sys.maxsize, video_fps(self.video), self.segment)
+        return span.first, span.stop
+
+
+def feature_name(sample_id: str) -> str:
+    """The feature file name (under OUT, without suffix) of a format dataset's sample: its id, ``/``
+    as ``_`` (VLOG's ids are paths), as :mod:`actattn.data.records` keys samples whose stems repeat."""
+    return sample_id.replace("/", "_")
+
+
+def format_jobs(data: Mapping[str, Any], video_dir: str | Path | None = None) -> list[Job]:
+    """One job per sample of the stages of a run config's data section: its ``format``, ``files``,
+    ``task``, ``split``, ``splits``, ``reader_options``, ``strict``, ``video_ext`` and ``video_dir``
+    (else ``video_dir`` here), read as :mod:`actattn.data.records` reads them. Video files only (no
+    frame folders); a missing video is a job that fails as a bad video; a sample of two stages is one job."""
+    if "files" not in data:
+        raise ValueError("the config's data section names no official files (format and files) to list samples from")
+    if data.get("frames_dir") is not None:
+        raise ValueError("actattn extract reads video files, not frame folders (data.frames_dir)")
+    loaded = load_format(data.get("format", "ssv2"), data["files"], task=data.get("task"), split=data.get("split"),
+                         splits=data.get("splits"), options=data.get("reader_options"),
+                         strict=data.get("strict", True), video_dir=data.get("video_dir", video_dir),
+                         video_ext=data.get("video_ext"))
+    jobs = []
+    for stage in loaded.stages.values():
+        for sample, record in zip(stage.samples, stage.records):
+            if record.path.is_dir():
+                raise ValueError(f"actattn extract reads video files; {record.path} (sample {sample.id}) is a folder")
+            jobs.append(Job(record.path, feature_name(sample.id), segment=record.segment))
+        jobs += [Job(path, feature_name(sample_id)) for sample_id, path in stage.missing]
+    return list(dict.fromkeys(jobs))
 
 
 def conjugate_name(conjugate: Conjugate) -> str:
@@ -170,14 +214,19 @@ def conjugate_file(features_dir: str | Path, conjugate: Conjugate) -> Path:
 
 
 def list_jobs(videos: str | Path | None = None, conjugates: str | Path | None = None,
-              conjugate_root: str | Path | None = None) -> list[Job]:
-    """The videos under ``videos`` and the distinct conjugate clips of the cache ``conjugates``
-    (videos relative to ``conjugate_root``, default ``videos``), sorted by name."""
-    if videos is None and conjugates is None:
-        raise ValueError("nothing to extract: give a folder of videos, a conjugate cache, or both")
-    jobs = [Job(video, video.stem) for video in list_videos(videos)] if videos is not None else []
+              conjugate_root: str | Path | None = None, data: Mapping[str, Any] | None = None) -> list[Job]:
+    """The videos under ``videos`` (with ``data``, a run config's data section: its samples,
+    :func:`format_jobs`, ``videos`` their folder where it names none) and the distinct conjugate
+    clips of the cache ``conjugates`` (videos relative to ``conjugate_root``, default the cache's folder),
+    sorted by name."""
+    if videos is None and conjugates is None and data is None:
+        raise ValueError("nothing to extract: give a folder of videos or a data config, a conjugate cache, or both")
+    if data is not None:
+        jobs = format_jobs(data, videos)
+    else:
+        jobs = [Job(video, video.stem) for video in list_videos(videos)] if videos is not None else []
     if conjugates is not None:
-        root = Path(conjugate_root if conjugate_root is not None else videos if videos is not None else ".")
+        root = Path(conjugate_root) if conjugate_root is not None else Path(conjugates).parent
         distinct = {(c.video, c.start, c.stop): c for items in load_pairs(conjugates).values() for c in items}
         jobs += [Job(root / c.video, conjugate_name(c), (c.start, c.stop)) for c in distinct.values()]
     names = [job.name for job in jobs]
@@ -317,7 +366,7 @@ def extract_jobs(jobs: Sequence[Job], out: str | Path, backbone: nn.Module, sett
     out = Path(out)
     counts = cache_jobs(jobs, out, target=lambda job: out / f"{job.name}{SUFFIX}", name=lambda job: job.name,
                         complete=lambda path: is_complete(path, settings),
-                        make=lambda job, path: extract_clip(job.video, backbone, settings, job.frames,
+                        make=lambda job, path: extract_clip(job.video, backbone, settings, job.frame_range(),
                                                             batch_size).save(path),
                         bad_errors=(VideoDecodeError, FeatureRangeError), rank=rank, world_size=world_size,
                         desc="extract", progress=progress)
@@ -336,7 +385,12 @@ def cmd_extract(args: argparse.Namespace) -> None:
         raise ValueError(f"--backbone-kwargs must be a JSON object, got {args.backbone_kwargs!r}")
     settings = ExtractSettings(backbone=args.backbone, backbone_kwargs=kwargs, weights=args.weights,
                                size=tuple(args.size) if args.size else None, window=args.window, stride=args.stride)
-    jobs = list_jobs(args.videos, args.conjugates, args.conjugate_root)
+    data = None
+    if args.config is not None:
+        from actattn.config import read_config  # the config module builds on this one
+
+        data = read_config(args.config).get("data") or {}
+    jobs = list_jobs(args.videos, args.conjugates, args.conjugate_root, data)
     rank, world_size = world_position()
     backbone = build_backbone(settings).to(args.device or default_device())
     summary = extract_jobs(jobs, args.out, backbone, settings, batch_size=args.batch_size, rank=rank,
@@ -349,10 +403,13 @@ def add_extract_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentPars
     """Add ``actattn extract`` to the CLI's subcommands."""
     p = sub.add_parser("extract", help="backbone feature maps of a folder of videos (and conjugate clips), "
                                        "float16 per clip (one command on a CPU or, under torchrun, sharded over GPUs)")
-    p.add_argument("--videos", help="folder of videos, searched recursively: OUT/{video stem}.pt each")
+    p.add_argument("--videos", help="folder of videos, searched recursively: OUT/{video stem}.pt each "
+                                    "(with --config: the videos' folder where data.video_dir is not set)")
+    p.add_argument("--config", help="a run config whose data section names a format and its files: every sample "
+                                    "of its stages (a segment from its own frames) -> OUT/{sample id, / as _}.pt")
     p.add_argument("--conjugates", help="a conjugate cache (actattn conjugates): each distinct clip "
                                         "-> OUT/conjugates/{video stem}_{start}-{stop}.pt")
-    p.add_argument("--conjugate-root", help="folder the cache's video paths start from (default: --videos)")
+    p.add_argument("--conjugate-root", help="folder the cache's video paths start from (default: the cache's folder)")
     p.add_argument("--out", required=True, help="the feature folder; a rerun resumes")
     p.add_argument("--backbone", default="s3d", help="a backbone name (s3d stands in for the paper's I3D)")
     p.add_argument("--backbone-kwargs", default="{}",

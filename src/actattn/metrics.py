@@ -3,7 +3,7 @@
 Kinds (``metrics`` of :class:`~actattn.train.ActionRecognizer`):
 - ``"default"``: top-1, top-5, mean class accuracy and mAP (single-label); mAP (multi-label);
 - ``"mAP"``: mAP (VLOG, Charades, HICO; MPII, single-label, also top-1);
-- ``"mean_class_accuracy"``: mean class accuracy and top-1 (HACS);
+- ``"mean_class_accuracy"``: mean class accuracy and top-1;
 - ``"epic"``: EPIC-KITCHENS' top-1, top-5, mean class accuracy, and the mean class accuracy over
   the many-shot classes (``many_shot["classes"]``: ``EPIC_many_shot_verbs.csv`` for a verb model,
   ``..._nouns.csv`` for a noun model). A model of EPIC's ``action`` task (``action = verb *

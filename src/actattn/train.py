@@ -5,7 +5,11 @@ computes its own losses and lists its extra metrics. This module gives it the da
 criterion: softmax cross-entropy for single-label sets (SSv2, HMDB51, MPII), sigmoid cross-entropy
 for multi-label sets (HICO) with positives weighted by ``pos_weight`` (the Attentional Pooling
 paper's own Table 2 rows use 1, the unweighted loss; 10 is the authors' code's multi-label option,
-the "weighted loss" of the Fusion rows). Multi-label targets are 1 (positive), 0 (negative) or -1
+the "weighted loss" of the Fusion rows). ``class_weights`` weights the softmax cross-entropy per
+class by name (``{Negative: 0.01}``, the ActX supplement's HACS-30 loss: 0.01 for negative clips,
+1.0 for positive ones; unnamed classes weigh 1), resolved against ``class_names``; the batch mean
+is torch's weighted one, divided by the sum of the clips' weights (``F.cross_entropy(weight=...)``;
+the paper does not say how it normalises). Multi-label targets are 1 (positive), 0 (negative) or -1
 (ambiguous, HICO's 0 labels): ambiguous entries are left out of the loss and of the mAP, as in
 HICO's official evaluation. Metrics come from torchmetrics (:mod:`actattn.metrics`, chosen by
 ``metrics``): top-1, top-5, mean class accuracy and mAP (single-label), mAP (multi-label), EPIC's
@@ -20,7 +24,9 @@ metrics are per view.
 """
 from __future__ import annotations
 
+import difflib
 import random
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +56,26 @@ def masked_bce(logits: Tensor, target: Tensor, pos_weight: float) -> Tensor:
     return (loss * known).sum() / known.sum().clamp(min=1)
 
 
+def class_weight_vector(class_weights: Mapping[str, float], class_names: Sequence[str] | None,
+                        num_classes: int) -> Tensor:
+    """``(K,)`` float32 per-class weights of the softmax cross-entropy: ``class_weights[name]`` for the
+    classes named there, 1 for the others; an unknown name is an error naming the closest class."""
+    if class_names is None or len(class_names) != num_classes:
+        raise ValueError(f"class_weights {dict(class_weights)} are by class name: they need the {num_classes} "
+                         f"class names (got {None if class_names is None else len(class_names)})")
+    index = {name: i for i, name in enumerate(class_names)}
+    weights = torch.ones(num_classes)
+    for name, weight in class_weights.items():
+        if name not in index:
+            close = difflib.get_close_matches(str(name), list(index), n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; the classes: {list(class_names)[:10]} ..."
+            raise ValueError(f"class_weights: unknown class {name!r}{hint}")
+        if not weight >= 0:
+            raise ValueError(f"class_weights[{name!r}] must be >= 0, got {weight}")
+        weights[index[name]] = float(weight)
+    return weights
+
+
 class ActionRecognizer(L.LightningModule):
     """Backbone + head (by name, see :func:`actattn.list_models`) with its losses and metrics.
 
@@ -71,6 +97,7 @@ class ActionRecognizer(L.LightningModule):
         head_kwargs: dict[str, Any] | None = None,
         multi_label: bool = False,
         pos_weight: float = 10.0,
+        class_weights: dict[str, float] | None = None,
         optimizer: str = "sgd",
         lr: float = 1e-3,
         momentum: float = 0.9,
@@ -91,6 +118,9 @@ class ActionRecognizer(L.LightningModule):
             raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        if class_weights and multi_label:
+            raise ValueError("class_weights weight the softmax cross-entropy (single-label); a multi-label "
+                             "model weighs its positives with pos_weight")
         self.save_hyperparameters()
         self.model = create_model(
             name,
@@ -104,6 +134,8 @@ class ActionRecognizer(L.LightningModule):
         self.test_metrics: MetricCollection | None = None
         if not any(isinstance(value, (str, Path)) for value in (many_shot or {}).values()):
             self._make_metrics()  # else in setup(): a config is checked without the many-shot files
+        weight = class_weight_vector(class_weights, class_names, num_classes) if class_weights and class_names else None
+        self.register_buffer("class_weight", weight, persistent=False)  # without the names: at the first loss
         self.counts = torch.nn.ModuleDict({f"{stage}_{count}": SumMetric() for stage in ("val", "test")
                                            for count in ("clips", "skipped")} | {"train_skipped": SumMetric()})
         self.head_metrics = torch.nn.ModuleDict({f"{stage}_{name}": metric.clone() for stage in ("val", "test")
@@ -133,10 +165,14 @@ class ActionRecognizer(L.LightningModule):
         return self(batch["video"], **self.model.head.inputs(batch), **options)
 
     def action_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
-        """The dataset's action criterion: masked sigmoid cross-entropy (multi-label) or softmax cross-entropy."""
-        if self.hparams.multi_label:
-            return masked_bce(logits, labels.float(), self.hparams.pos_weight)
-        return F.cross_entropy(logits, labels)
+        """The dataset's action criterion: masked sigmoid cross-entropy (multi-label) or softmax
+        cross-entropy, weighted per class with ``class_weights``."""
+        hp = self.hparams
+        if hp.multi_label:
+            return masked_bce(logits, labels.float(), hp.pos_weight)
+        if hp.class_weights and self.class_weight is None:
+            self.class_weight = class_weight_vector(hp.class_weights, hp.class_names, hp.num_classes).to(logits.device)
+        return F.cross_entropy(logits, labels, weight=self.class_weight)
 
     def losses(self, out: ModelOutput, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """The head's named loss terms, given the action criterion and the feature stride."""

@@ -89,6 +89,7 @@ def official_files(format: str, annotations: Path, tmp: Path) -> dict:
                            "train": [annotations / "ucf101/trainlist01.txt"],
                            "test": [annotations / "ucf101/testlist01.txt"]},
         "activitynet": lambda: {"path": FIXTURES / "hacs/HACS_segments_v1.1.1.json"},
+        "hacs_clips": lambda: {"path": FIXTURES / "hacs/HACS_clips_v1.1.1.csv"},
         "hollywood2": lambda: {"clipsets": str(FIXTURES / "hollywood2/ClipSets/*_t*.txt")},
         "voc_action": lambda: {"imagesets": str(FIXTURES / "voc_action/ImageSets/Action/*.txt"),
                                "annotations": FIXTURES / "voc_action/Annotations"},
@@ -116,7 +117,8 @@ EXPECTED = {
     "epic100": (97, {"val", "test"}, False), "vlog": (30, {"train", "val", "test"}, True),
     "charades": (None, {"train", "val", "test"}, True), "kinetics": (None, {"val", "test"}, False),
     "hmdb51": (3, {"train", "val", "test"}, False), "ucf101": (101, {"train", "val", "test"}, False),
-    "activitynet": (None, {"train", "val", "test"}, False), "hollywood2": (3, {"train", "val", "test"}, True),
+    "activitynet": (None, {"train", "val", "test"}, False), "hacs_clips": (5, {"train", "val", "test"}, False),
+    "hollywood2": (3, {"train", "val", "test"}, True),
     "voc_action": (3, {"train"}, True), "mpii": (2, {"train", "val", "test"}, False),
     "hico": (3, {"train", "val", "test"}, True), "csv": (2, {"train", "val", "test"}, False),
 }

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,13 +44,15 @@ from torch.utils.data import Dataset
 
 from actattn.conjugates import Conjugate, load_pairs
 from actattn.data.csv_list import max_label, multi_hot, read_csv_list
+from actattn.data.formats import FORMATS as READERS
 from actattn.data.loaders import SplitDataModule, collate_drop_none
+from actattn.data.records import read_stages, sample_label
 from actattn.data.sampling import conjugate_rng, sample_rng
 from actattn.data.ssv2 import read_labels, read_split
-from actattn.extract import SUFFIX, FeatureMap, conjugate_file
+from actattn.extract import SUFFIX, FeatureMap, conjugate_file, feature_name
 
-
-FORMATS = ("ssv2", "csv")  # the label lists: SSv2 split JSON files, or path,label CSVs
+FORMATS = ("ssv2", "csv")  # the label lists (train_file, ...): SSv2 split JSON files, or path,label CSVs
+OFFICIAL_FORMATS = tuple(READERS)  # every format, read from its official files (`files`)
 
 
 class FeatureFileError(ValueError):
@@ -59,7 +61,8 @@ class FeatureFileError(ValueError):
 
 @dataclass(frozen=True)
 class FeatureRecord:
-    """One sample: its id (the video's stem: ``features_dir/{id}.pt``) and label (None if unlabelled)."""
+    """One sample: its id (``features_dir/{id}.pt``: the video's stem, or a format sample's
+    :func:`~actattn.extract.feature_name`) and label (None if unlabelled)."""
 
     id: str
     label: int | np.ndarray | None
@@ -190,6 +193,21 @@ def collate_features(batch: list[dict | None]) -> dict:
     return collate_drop_none(batch)
 
 
+def check_label_options(format: str, files: Mapping | None, lists: Mapping[str, object]) -> None:
+    """Refuse an unknown format, one without its label files, or official ``files`` given with the
+    list options ``lists`` (train_file, ..., labels_file, class_names: name -> value)."""
+    if format not in OFFICIAL_FORMATS:
+        raise ValueError(f"format must be one of {OFFICIAL_FORMATS}, got {format!r}")
+    if files is None and format not in FORMATS:
+        raise ValueError(f"format {format!r} reads its official files: give files (roles "
+                         f"{[role.keyword for role in READERS[format].roles]})")
+    given = [name for name, value in lists.items() if value is not None]
+    if files is not None and given:
+        raise ValueError(f"give the official files as `files` or the lists as {given}, not both")
+    if files is None and format == "ssv2" and lists.get("labels_file") is None:
+        raise ValueError("format 'ssv2' needs labels_file")
+
+
 class FeatureDataModule(SplitDataModule):
     collate = staticmethod(collate_features)
 
@@ -199,6 +217,11 @@ class FeatureDataModule(SplitDataModule):
     split JSON files with ``labels_file`` (sample ``id`` -> ``features_dir/{id}.pt``); format
     ``"csv"``, ``path,label`` CSVs (the file stem of ``path`` -> ``features_dir/{stem}.pt``; the
     videos need not exist), ``class_names`` optional, ``multi_label`` for ``;``-separated labels.
+    Official files (any format of :data:`OFFICIAL_FORMATS`): ``files`` by role, ``reader_options``,
+    ``task``, ``split``, ``splits`` and ``strict`` as the video data module takes them
+    (:func:`~actattn.data.records.read_stages`); the classes and multi-label kind are the task's,
+    and a sample's map is ``features_dir/{feature_name(id)}.pt`` (the sample id, ``/`` as ``_``:
+    what ``actattn extract --config`` writes for the same data section; a segment has its own map).
     ``crop_steps``, ``spatial_crop``: the training crops (module docstring); ``conjugates_file``: a
     conjugate cache, giving training samples ``"conjugate"`` maps (ActX's losses). ``batch_size``
     trains (the paper: 36), ``eval_batch_size`` evaluates (whole maps: 1).
@@ -216,6 +239,12 @@ class FeatureDataModule(SplitDataModule):
         val_file: str | Path | None = None,
         test_file: str | Path | None = None,
         labels_file: str | Path | None = None,
+        files: dict[str, str | list[str]] | None = None,
+        task: str | None = None,
+        split: int | None = None,
+        splits: dict[str, str | None] | None = None,
+        reader_options: dict[str, Any] | None = None,
+        strict: bool = True,
         class_names: Sequence[str] | None = None,
         multi_label: bool = False,
         crop_steps: int = 10,
@@ -228,14 +257,10 @@ class FeatureDataModule(SplitDataModule):
         skip_bad_videos: bool = False,
     ):
         super().__init__()
-        if format not in FORMATS:
-            raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
-        if format == "ssv2" and labels_file is None:
-            raise ValueError("format 'ssv2' needs labels_file")
-        if format == "ssv2" and (class_names is not None or multi_label):
+        check_label_options(format, files, {"train_file": train_file, "val_file": val_file, "test_file": test_file,
+                                            "labels_file": labels_file, "class_names": class_names})
+        if files is None and format == "ssv2" and (class_names is not None or multi_label):
             raise ValueError("format 'ssv2' is single-label with class names from labels_file")
-        if not Path(features_dir).is_dir():
-            raise ValueError(f"features_dir {features_dir}: no such folder (write it with actattn extract)")
         if crop_steps < 1 or batch_size < 1 or eval_batch_size < 1:
             raise ValueError(f"crop_steps, batch_size and eval_batch_size must be >= 1, got "
                              f"{crop_steps}, {batch_size}, {eval_batch_size}")
@@ -243,15 +268,18 @@ class FeatureDataModule(SplitDataModule):
         self.files = {"train": train_file, "val": val_file, "test": test_file}
         self.class_names: list[str] | None = list(class_names) if class_names is not None else None
         self.feature_meta: dict[str, Any] | None = None
+        self._multi_label = multi_label
 
     @property
     def multi_label(self) -> bool:
-        """Whether labels are multi-hot (a CSV's ``;``-separated labels)."""
-        return self.hparams.multi_label
+        """Whether labels are multi-hot: the official files' task (after setup), else the ``multi_label`` setting."""
+        return self._multi_label
 
     @property
     def label_source(self) -> str:
-        """Where the classes come from, for messages: the labels file, or the CSV lists."""
+        """Where the classes come from, for messages: the official files, the labels file, or the CSV lists."""
+        if self.hparams.files is not None:
+            return f"the {self.hparams.format} files " + ", ".join(map(str, self.hparams.files.values()))
         if self.hparams.format == "ssv2":
             return str(self.hparams.labels_file)
         return "the CSV lists " + ", ".join(str(file) for file in dict.fromkeys(self.files.values()) if file)
@@ -300,6 +328,19 @@ class FeatureDataModule(SplitDataModule):
                        for _, label in read_csv_list(file, multi_label=self.hparams.multi_label)), default=-1)
         return [str(i) for i in range(largest + 1)]
 
+    def _format_records(self) -> dict[str, list[FeatureRecord]]:
+        """Each stage's records from the official files; sets the classes and the multi-label kind."""
+        hp = self.hparams
+        result, task, stages = read_stages(hp.format, hp.files, task=hp.task, split=hp.split, splits=hp.splits,
+                                           options=hp.reader_options, strict=hp.strict)
+        multi_label, names = task in result.multi_label, list(result.tasks[task])
+        if hp.multi_label and not multi_label:
+            raise ValueError(f"multi_label: the {hp.format} task {task!r} is single-label")
+        self.class_names, self._multi_label = names, multi_label
+        self.files = {stage: stages.get(stage) for stage in self.files}
+        return {stage: [FeatureRecord(feature_name(sample.id), sample_label(sample, task, multi_label, len(names)))
+                        for sample in result.splits[split]] for stage, split in stages.items()}
+
     def _first_meta(self, records: dict[str, list[FeatureRecord]]) -> dict[str, Any]:
         features_dir = Path(self.hparams.features_dir)
         for split_records in records.values():
@@ -317,10 +358,15 @@ class FeatureDataModule(SplitDataModule):
         """Read the label files (once), the first feature file's metadata, and build a dataset per split."""
         if self.datasets:
             return
+        if not Path(self.hparams.features_dir).is_dir():
+            raise ValueError(f"features_dir {self.hparams.features_dir}: no such folder (write it with actattn extract)")
         hp = self.hparams
-        if self.class_names is None:
-            self.class_names = self._class_names()
-        records = {split: self._records(file) for split, file in self.files.items() if file is not None}
+        if hp.files is not None:
+            records = self._format_records()
+        else:
+            if self.class_names is None:
+                self.class_names = self._class_names()
+            records = {split: self._records(file) for split, file in self.files.items() if file is not None}
         self.feature_meta = self._first_meta(records)
         conjugates = load_pairs(hp.conjugates_file) if hp.conjugates_file is not None else None
         for split, split_records in records.items():

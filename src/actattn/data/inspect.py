@@ -63,7 +63,7 @@ def assign_files(spec: Format, files: Sequence[str | Path], explicit: Sequence[s
     return kwargs
 
 
-def _option(item: str) -> tuple[str, object]:
+def parse_option(item: str) -> tuple[str, object]:
     name, sep, value = item.partition("=")
     if not sep or not name.isidentifier():
         raise ValueError(f"--option {item!r}: expected KEY=VALUE")
@@ -156,7 +156,7 @@ def summary(result: ReadResult, *, first: int = 5, classes: int = 5) -> str:
 
 def run_inspect(args: argparse.Namespace) -> int:
     """``actattn data inspect``: print the summary, write ``--json``, count missing videos; 0 when done."""
-    options = dict(_option(item) for item in args.option)
+    options = dict(parse_option(item) for item in args.option)
     result = read(args.format, args.files, args.file, options, strict=not args.lenient)
     print(summary(result, first=args.first))
     if args.video_root is not None:

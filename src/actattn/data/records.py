@@ -157,12 +157,11 @@ class FormatData:
         return self.task in self.result.multi_label
 
 
-def load_format(format: str, files: Mapping[str, str | Sequence[str]], *, task: str | None = None,
+def read_stages(format: str, files: Mapping[str, str | Sequence[str]], *, task: str | None = None,
                 split: int | None = None, splits: Mapping[str, str | None] | None = None,
-                options: Mapping | None = None, strict: bool = True, video_dir: str | Path | None = None,
-                frames_dir: str | Path | None = None, video_ext: str | None = None,
-                frame_rate: float | None = None, keypoints_dir: str | Path | None = None) -> FormatData:
-    """Read the files and build every stage's records (module docstring)."""
+                options: Mapping | None = None, strict: bool = True) -> tuple[ReadResult, str, dict[str, str]]:
+    """Read the files: what was read, the task to learn and the reader's split of each stage that
+    reads one (module docstring); the videos are not looked for."""
     result = read_format(format, files, options=options, strict=strict)
     task = task if task is not None else next(iter(result.tasks))
     if task not in result.tasks:
@@ -175,14 +174,23 @@ def load_format(format: str, files: Mapping[str, str | Sequence[str]], *, task: 
             raise ValueError(f"data.splits.{stage}: the {format} files read have no split {name!r} "
                              f"(splits: {list(result.splits)})")
         stages[stage] = name
+    return result, task, {stage: name for stage, name in stages.items() if name is not None}
+
+
+def load_format(format: str, files: Mapping[str, str | Sequence[str]], *, task: str | None = None,
+                split: int | None = None, splits: Mapping[str, str | None] | None = None,
+                options: Mapping | None = None, strict: bool = True, video_dir: str | Path | None = None,
+                frames_dir: str | Path | None = None, video_ext: str | None = None,
+                frame_rate: float | None = None, keypoints_dir: str | Path | None = None) -> FormatData:
+    """Read the files and build every stage's records (module docstring)."""
+    result, task, stages = read_stages(format, files, task=task, split=split, splits=splits, options=options,
+                                       strict=strict)
     multi_label = task in result.multi_label
     num_classes = len(result.tasks[task])
     video_root = Path(video_dir) if video_dir is not None else None
     frames_root = Path(frames_dir) if frames_dir is not None else None
     built: dict[str, Stage] = {}
     for stage, name in stages.items():
-        if name is None:
-            continue
         built[stage] = Stage(name, [], [])
         for sample in result.splits[name]:
             path, exists = locate(sample, video_root, frames_root, video_ext)

@@ -6,7 +6,8 @@ from actattn.data.formats import FORMATS
 
 def test_roles_are_reader_keywords():
     assert set(FORMATS) == {"ssv1", "ssv2", "something_else", "epic55", "epic100", "vlog", "charades", "kinetics",
-                            "hmdb51", "ucf101", "activitynet", "hollywood2", "voc_action", "mpii", "hico", "csv"}
+                            "hmdb51", "ucf101", "activitynet", "hacs_clips", "hollywood2", "voc_action", "mpii",
+                            "hico", "csv"}
     for spec in FORMATS.values():
         parameters = inspect.signature(spec.reader).parameters
         for role in spec.roles:

@@ -42,6 +42,7 @@ from actattn.data.formats.activitynet import read_activitynet
 from actattn.data.formats.base import ReadResult, Sample, Skip, parse_timestamp
 from actattn.data.formats.charades import read_charades
 from actattn.data.formats.epic import read_epic55, read_epic100, write_epic100_submission
+from actattn.data.formats.hacs import read_hacs_clips
 from actattn.data.formats.hico import read_hico
 from actattn.data.formats.hmdb51 import read_hmdb51
 from actattn.data.formats.hollywood2 import read_hollywood2
@@ -54,7 +55,7 @@ from actattn.data.formats.vlog import read_vlog
 from actattn.data.formats.voc_action import read_voc_action
 
 __all__ = ["FORMATS", "Format", "ReadResult", "Role", "Sample", "Skip", "parse_timestamp", "read_activitynet",
-           "read_charades", "read_csv", "read_epic55", "read_epic100", "read_hico", "read_hmdb51",
+           "read_charades", "read_csv", "read_epic55", "read_epic100", "read_hacs_clips", "read_hico", "read_hmdb51",
            "read_hollywood2", "read_kinetics", "read_mpii", "read_something_else", "read_ssv1", "read_ssv2",
            "read_ucf101", "read_vlog", "read_voc_action", "write_epic100_submission"]
 
@@ -128,6 +129,8 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            "UCF101: classInd.txt + trainlist0N.txt / testlist0N.txt"),
     Format("activitynet", read_activitynet, (Role("path", ("*.json",), required=True),),
            "ActivityNet v1.x or HACS Segments JSON"),
+    Format("hacs_clips", read_hacs_clips, (Role("path", ("*clips*.csv",), required=True),),
+           "HACS Clips: HACS_clips_v1.1.1.csv (kept classes + a negative class)"),
     Format("hollywood2", read_hollywood2, (Role("clipsets", ("*.txt",), many=True, required=True),),
            "Hollywood2: the ClipSets <Class>_<group>.txt files"),
     Format("voc_action", read_voc_action,
