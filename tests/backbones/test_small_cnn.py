@@ -82,3 +82,35 @@ def test_each_cell_is_centred_on_its_own_pixels(cell: tuple[int, int], dilations
     centre = torch.stack(centres).mean(0)
     for axis in (0, 1):
         assert 8 * cell[axis] <= centre[axis] <= 8 * cell[axis] + 8, (cell, centre.tolist())
+
+
+def hit_cells_centre(net: SmallCNN, row: int) -> float:
+    """The mean centre, in input pixels, of the rows of output cells that a one-pixel dot at
+    (row, row) reaches, through all-positive convolutions (every path to the dot passes)."""
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                module.weight.fill_(1.0 / module.weight[0].numel())
+        video = torch.zeros(1, 3, 1, 64, 64)
+        video[..., row, row] = 1.0
+        hit = net.eval()(video)[0, 0].abs().sum(dim=0) > 0
+    return float((hit.nonzero()[:, 0].float().mean() + 0.5) * net.output_stride)
+
+
+@pytest.mark.parametrize("stride", [8, 4])
+def test_cells_stand_for_the_pixels_localisation_puts_them_on(stride: int) -> None:
+    """Cell j covers input pixels [s j, s (j + 1)) (actattn.localize.spatial.FrameGeometry): over
+    dots at every offset within the cells, the cells a dot reaches are centred on it on average."""
+    net = SmallCNN((1, 1), output_stride=stride)
+    errors = [hit_cells_centre(net, row) - (row + 0.5) for row in range(16, 48)]
+    assert abs(sum(errors) / len(errors)) < 0.25
+
+
+def test_the_atrous_grid_is_twice_as_fine_with_the_same_weights() -> None:
+    coarse = SmallCNN((1, 1), pretrained=True)
+    fine = SmallCNN((1, 1), pretrained=True, output_stride=4)
+    for a, b in zip(coarse.state_dict().values(), fine.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    assert fine.output_stride == 4 and fine(torch.zeros(1, 3, 2, 64, 44)).shape == (1, 2, 128, 16, 11)
+    with pytest.raises(ValueError, match="output_stride must be 8 or 4"):
+        SmallCNN(output_stride=2)

@@ -1,4 +1,4 @@
-"""A small from-scratch CNN for the CPU demo: video (B, 3, T, H, W) -> (B, T, 128, H/8, W/8).
+"""A small from-scratch CNN for the CPU demo: video (B, 3, T, H, W) -> (B, T, 128, H/8, W/8) (or H/4, W/4).
 
 Three conv3x3-BN-ReLU-maxpool stages (32, 64, 96 channels) bring a 64 px frame to an 8x8 grid;
 two dilated conv3x3-BN-ReLU stages (128 channels, dilation 2 and 4) then widen each cell's
@@ -12,6 +12,14 @@ supervised attention need not land on the object. ``dilations=(1, 1)`` keeps eac
 
 ``pretrained=True`` loads :data:`WEIGHTS`: the ``(1, 1)`` network pretrained on SynthHOI's
 per-cell object and hand shares (:mod:`actattn.pretrain`, ImageNet's part for the CPU demos).
+
+``output_stride=4`` gives the same network a grid twice as fine (16x16 cells of 4 px on a 64 px
+frame), the atrous way (DeepLab; Chen et al., 2017): the third max-pool runs at stride 1 and the
+stride-1 stages after it are dilated twice as much, so every weight (the pretrained ones too) sees
+what it saw at stride 8, at twice as many places. The pool's window grows from 2x2 to 3x3, centred
+on its cell, so that cell j still stands for input pixels [4j, 4j + 4) (its window's centre is
+4j + 2, where localisation puts it); a 2x2 window would reproduce the stride-8 features exactly at
+the even cells but centre cell j 2 px off, at 4j + 4.
 """
 from __future__ import annotations
 
@@ -41,22 +49,29 @@ class SmallCNN(nn.Module):
     """Per-frame small CNN; ``dilations``: one 128-channel stage per entry after the pooled ones;
     ``pretrained``: start from :data:`WEIGHTS` (which need ``dilations=(1, 1)``);
     ``frozen_stages``: the first that many stages (of ``3 + len(dilations)``) do not learn and keep
-    their BatchNorm statistics, as MMAction2's ``frozen_stages`` of a ResNet.
+    their BatchNorm statistics, as MMAction2's ``frozen_stages`` of a ResNet; ``output_stride``: 8,
+    or 4 for the atrous grid (module docstring).
 
     Attributes:
         out_channels: 128 (96 without dilated stages).
-        output_stride: 8.
+        output_stride: 8 or 4.
     """
 
-    def __init__(self, dilations: Sequence[int] = (2, 4), *, pretrained: bool = False, frozen_stages: int = 0) -> None:
+    def __init__(self, dilations: Sequence[int] = (2, 4), *, pretrained: bool = False, frozen_stages: int = 0,
+                 output_stride: int = 8) -> None:
         super().__init__()
+        if output_stride not in (4, 8):
+            raise ValueError(f"SmallCNN: output_stride must be 8 or 4, got {output_stride}")
+        atrous = 8 // output_stride  # 2: the last pool at stride 1, the later convs dilated twice as much
         stages: list[list[nn.Module]] = []
         channels = 3
-        for width in POOLED:
-            stages.append([*conv_bn_relu(channels, width), nn.MaxPool2d(2, ceil_mode=True)])
+        for i, width in enumerate(POOLED):
+            last = i == len(POOLED) - 1
+            pool = nn.MaxPool2d(3, stride=1, padding=1) if last and atrous == 2 else nn.MaxPool2d(2, ceil_mode=True)
+            stages.append([*conv_bn_relu(channels, width), pool])
             channels = width
         for dilation in dilations:
-            stages.append(conv_bn_relu(channels, WIDTH, dilation))
+            stages.append(conv_bn_relu(channels, WIDTH, dilation * atrous))
             channels = WIDTH
         if not 0 <= frozen_stages <= len(stages):
             raise ValueError(f"SmallCNN: frozen_stages must be in [0, {len(stages)}], got {frozen_stages}")
@@ -64,7 +79,7 @@ class SmallCNN(nn.Module):
         self.frozen_layers = sum(len(stage) for stage in stages[:frozen_stages])
         self.stages[: self.frozen_layers].requires_grad_(False)
         self.out_channels: int = channels
-        self.output_stride: int = 2 ** len(POOLED)
+        self.output_stride = output_stride
         if pretrained:
             self._load_pretrained(tuple(dilations))
 
@@ -82,7 +97,7 @@ class SmallCNN(nn.Module):
         self.load_state_dict(saved["state_dict"])
 
     def forward(self, video: Tensor) -> Tensor:
-        """(B, 3, T, H, W) -> (B, T, C, ceil(H / 8), ceil(W / 8))."""
+        """(B, 3, T, H, W) -> (B, T, C, ceil(H / s), ceil(W / s)) for the output stride s."""
         if video.ndim != 5 or video.shape[1] != 3:
             raise ValueError(f"SmallCNN: expected video (B, 3, T, H, W), got {tuple(video.shape)}")
         # channels-last: oneDNN's convolutions and pooling run about 15% faster on CPU in this layout
