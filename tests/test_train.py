@@ -4,11 +4,12 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from actattn.checkpoint import CheckpointError
 from actattn.experiment import evaluate, fit, merged
 from actattn.output import ModelOutput
-from actattn.train import ActionRecognizer, make_metrics
+from actattn.train import ActionRecognizer, class_weight_vector, make_metrics
 
 
 def test_fit_writes_checkpoints_and_reports_metrics(tiny_config: dict) -> None:
@@ -191,3 +192,44 @@ def test_many_shot_files_are_read_at_setup_and_kept_as_ids(tmp_path: Path) -> No
     assert "many_shot_mean_class_accuracy" in module.test_metrics
     again = ActionRecognizer(**{k: v for k, v in module.hparams.items()})  # as load_module rebuilds it
     assert again.test_metrics is not None
+
+
+# ------------------------------------------------------- per-class weights (ActX's HACS-30 loss)
+HACS_NAMES = ["Archery", "Ironing clothes", "Negative"]
+
+
+def weighted_recognizer(**kwargs) -> ActionRecognizer:
+    return ActionRecognizer("average_pooling", 3, backbone="small_cnn", **kwargs)
+
+
+def test_the_weighted_loss_is_torchs_weighted_cross_entropy() -> None:
+    module = weighted_recognizer(class_names=HACS_NAMES, class_weights={"Negative": 0.01})
+    logits = torch.randn(6, 3, generator=torch.Generator().manual_seed(0))
+    labels = torch.tensor([0, 2, 2, 1, 2, 0])
+    weight = torch.tensor([1.0, 1.0, 0.01])
+    torch.testing.assert_close(module.action_loss(logits, labels), F.cross_entropy(logits, labels, weight=weight))
+    assert not torch.allclose(module.action_loss(logits, labels), F.cross_entropy(logits, labels))
+    assert "class_weight" not in module.state_dict()  # rebuilt from the hyperparameters, not stored
+    plain = weighted_recognizer(class_names=HACS_NAMES)
+    torch.testing.assert_close(plain.action_loss(logits, labels), F.cross_entropy(logits, labels))
+
+
+def test_weights_without_class_names_are_resolved_at_the_first_loss_or_refused() -> None:
+    module = weighted_recognizer(class_weights={"Negative": 0.01})  # a config checked without its data: fine
+    with pytest.raises(ValueError, match="are by class name: they need the 3 class names"):
+        module.action_loss(torch.zeros(1, 3), torch.tensor([0]))
+    module.hparams.class_names = HACS_NAMES
+    uniform = module.action_loss(torch.zeros(2, 3), torch.tensor([0, 2]))
+    torch.testing.assert_close(uniform, torch.log(torch.tensor(3.0)))  # equal logits: log K whatever the weights
+
+
+def test_an_unknown_class_name_is_an_error_naming_the_closest() -> None:
+    with pytest.raises(ValueError, match="class_weights: unknown class 'negative'; did you mean 'Negative'"):
+        weighted_recognizer(class_names=HACS_NAMES, class_weights={"negative": 0.01})
+    with pytest.raises(ValueError, match="unknown class 'Zz'; the classes: "):
+        class_weight_vector({"Zz": 1.0}, HACS_NAMES, 3)
+    with pytest.raises(ValueError, match=r"class_weights\['Negative'\] must be >= 0"):
+        class_weight_vector({"Negative": -1.0}, HACS_NAMES, 3)
+    with pytest.raises(ValueError, match="single-label"):
+        weighted_recognizer(class_names=HACS_NAMES, class_weights={"Negative": 0.01}, multi_label=True)
+    assert class_weight_vector({"Archery": 2.0}, HACS_NAMES, 3).tolist() == [2.0, 1.0, 1.0]

@@ -21,7 +21,7 @@ from typing import Any
 import lightning as L
 
 from actattn.checkpoint import load_module
-from actattn.conjugates import mine_synthhoi, pairs_figure, save_pairs
+from actattn.conjugates import from_synthhoi, pairs_figure, save_pairs
 from actattn.config import FILLED_IN, ConfigError, check_call, check_model, read_config
 from actattn.data.datamodule import VideoDataModule
 from actattn.data.ssv2 import release_file
@@ -44,7 +44,7 @@ class DemoConfig:
     one model section (as a run config's) per name, each optionally with a ``data`` section of its
     own that updates the common one (e.g. simulated detector noise), and ``localize`` ``clips``:
     how many test clips each model with maps localises and scores. ``conjugates``, where given,
-    holds :func:`~actattn.conjugates.mine_synthhoi`'s ``min_frames``: the lead-in and tail of every
+    holds :func:`~actattn.conjugates.from_synthhoi`'s ``min_frames``: the lead-in and tail of every
     training scene become its conjugates (``conjugates_file`` of the data section; a model whose
     ``data`` sets it to null trains without)."""
 
@@ -165,9 +165,9 @@ def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
     data = {**config["data"], **data_files(out / "data")}
     pictures = config.get("pictures", 4)
     if config.get("conjugates") is not None:
-        pairs = mine_synthhoi(out / "data", "train", **config["conjugates"])
-        data["conjugates_file"] = str(save_pairs(pairs, out / "data" / "conjugates-train.json"))
-        pairs_figure(out / "data", pairs, out / "pictures" / "conjugates.png", count=pictures)
+        mined = from_synthhoi(out / "data", "train", **config["conjugates"])
+        data["conjugates_file"] = str(save_pairs(mined.pairs, out / "data" / "conjugates-train.json"))
+        pairs_figure(out / "data", mined.pairs, mined.samples, out / "pictures" / "conjugates.png", count=pictures)
     results = {}
     for name, section in config["models"].items():
         model = {key: value for key, value in section.items() if key != "data"}

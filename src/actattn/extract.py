@@ -10,7 +10,7 @@ Jobs (:func:`list_jobs`):
 - every video under ``--videos`` (recursively; :func:`~actattn.detect.list_videos`) ->
   ``OUT/{video stem}.pt``: the stem is the sample id (SSv2's ``id``, a CSV row's file stem);
 - or, with ``--config RUN.yaml`` naming a ``format`` and its ``files`` (:func:`format_jobs`), every
-  sample of its data section's stages -> ``OUT/{sample id, / as _}.pt`` (:func:`feature_name`), the
+  sample of its data section's stages -> ``OUT/{sample id, / as _}.pt`` (:func:`~actattn.data.records.sample_key`), the
   name the features data module reads; a segment (HACS clip, EPIC segment) from its own frames
   (seconds through the video's frame rate, as :func:`~actattn.data.video.frame_span` rounds them);
 - with ``--conjugates PAIRS.json`` (the cache of ``actattn conjugates``, videos relative to the
@@ -65,7 +65,7 @@ from torch import Tensor, nn
 
 from actattn.backbones import BACKBONES, create_backbone
 from actattn.conjugates import Conjugate, load_pairs
-from actattn.data.records import load_format
+from actattn.data.records import load_format, sample_key
 from actattn.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from actattn.data.video import VideoDecodeError, frame_span, iter_frames, video_fps
 from actattn.detect import list_videos
@@ -167,17 +167,11 @@ class Job:
     segment: tuple[float, float] | None = None
 
     def frame_range(self) -> tuple[int, int] | None:
-        """``frames``, or ``segment``'s through the video's frame rate (a segment past the end: cut there)."""
+        """``frames``, or ``segment``'s through the video's frame rate (a segment past the end is cut where decoding ends)."""
         if self.segment is None:
             return self.frames
         span = frame_span(self.video, sys.maxsize, video_fps(self.video), self.segment)
         return span.first, span.stop
-
-
-def feature_name(sample_id: str) -> str:
-    """The feature file name (under OUT, without suffix) of a format dataset's sample: its id, ``/``
-    as ``_`` (VLOG's ids are paths), as :mod:`actattn.data.records` keys samples whose stems repeat."""
-    return sample_id.replace("/", "_")
 
 
 def format_jobs(data: Mapping[str, Any], video_dir: str | Path | None = None) -> list[Job]:
@@ -198,8 +192,8 @@ def format_jobs(data: Mapping[str, Any], video_dir: str | Path | None = None) ->
         for sample, record in zip(stage.samples, stage.records):
             if record.path.is_dir():
                 raise ValueError(f"actattn extract reads video files; {record.path} (sample {sample.id}) is a folder")
-            jobs.append(Job(record.path, feature_name(sample.id), segment=record.segment))
-        jobs += [Job(path, feature_name(sample_id)) for sample_id, path in stage.missing]
+            jobs.append(Job(record.path, sample_key(sample.id), segment=record.segment))
+        jobs += [Job(path, sample_key(sample_id)) for sample_id, path in stage.missing]
     return list(dict.fromkeys(jobs))
 
 

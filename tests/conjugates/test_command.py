@@ -75,9 +75,9 @@ def test_neighbours(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     capsys.readouterr()
     lines = run(capsys, "neighbours", "--features", tmp_path / "positives-features",
                 "--negatives", tmp_path / "negatives-features", "-k", 1, "--out", out)
-    assert lines[0] == f"{out}: 2 samples; 2 neighbour; 0 without a conjugate"
+    assert lines[0] == f"{out}: 5 samples; 5 neighbour; 0 without a conjugate"  # the negatives get theirs too
     pairs = load_pairs(out)
-    assert {key: [(Path(c.video).name, c.start, c.stop) for c in value] for key, value in pairs.items()} == {
+    assert {key: [(Path(c.video).name, c.start, c.stop) for c in pairs[key]] for key in ("p0", "p1")} == {
         "p0": [("n0.mp4", 0, 6)], "p1": [("n1.mp4", 0, 6)]}
     (tmp_path / "train.csv").write_text("path,label\np0.mp4,0\np1.mp4,1\n")
     pixels = VideoDataModule("csv", train_file=tmp_path / "train.csv", video_dir=tmp_path / "positives",

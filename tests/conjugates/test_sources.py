@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from actattn.conjugates import BLEND_MARGIN, Conjugate, from_neighbours, from_segments, from_stills, mine_synthhoi
+from actattn.conjugates import BLEND_MARGIN, Conjugate, from_neighbours, from_segments, from_stills, from_synthhoi
 from actattn.data.formats import read_activitynet, read_charades, read_voc_action
 from actattn.data.frames import read_source
 from actattn.data.synthetic import load_groundtruth
@@ -21,7 +21,7 @@ CHARADES = Path(__file__).resolve().parents[1] / "data" / "formats" / "fixtures"
 
 
 def test_mined_synthhoi_pairs_come_from_the_same_video_outside_the_action(tiny_synth: Path) -> None:
-    pairs = mine_synthhoi(tiny_synth, "train", min_frames=1)
+    pairs = from_synthhoi(tiny_synth, "train", min_frames=1).pairs
     assert len(pairs) == 24 and sum(map(len, pairs.values())) > 0
     for key, conjugates in pairs.items():
         start, end = load_groundtruth(tiny_synth / "groundtruth" / f"{key}.npz")["interval"]
@@ -119,10 +119,12 @@ def test_the_nearest_negatives_by_pooled_features_and_their_maps_shared(tmp_path
     for k, (name, pooled) in enumerate(NEGATIVES.items()):
         write_map(pool / f"{name}.pt", pooled, f"negatives/{name}.mp4", steps=2 + k)
     mined = from_neighbours(features, pool, k=2)
-    assert mined.pairs == {"p0": [Conjugate("negatives/n0.mp4", 0, 2, "neighbour"),
-                                  Conjugate("negatives/n3.mp4", 0, 5, "neighbour")],
-                           "p1": [Conjugate("negatives/n1.mp4", 0, 3, "neighbour"),
-                                  Conjugate("negatives/n3.mp4", 0, 5, "neighbour")]}
+    assert {key: mined.pairs[key] for key in POSITIVES} == {
+        "p0": [Conjugate("negatives/n0.mp4", 0, 2, "neighbour"), Conjugate("negatives/n3.mp4", 0, 5, "neighbour")],
+        "p1": [Conjugate("negatives/n1.mp4", 0, 3, "neighbour"), Conjugate("negatives/n3.mp4", 0, 5, "neighbour")]}
+    assert set(mined.pairs) == set(POSITIVES) | set(NEGATIVES)  # a negative is a sample too
+    assert all(f"negatives/{name}.mp4" not in [c.video for c in mined.pairs[name]] and len(mined.pairs[name]) == 2
+               for name in NEGATIVES)  # its nearest others, never itself
     assert mined.samples["p0"].video == "videos/p0.mp4" and mined.samples["p0"].stop == 3
     for name, conjugate in (("n0", mined.pairs["p0"][0]), ("n3", mined.pairs["p0"][1])):
         assert os.path.samefile(conjugate_file(features, conjugate), pool / f"{name}.pt")  # where extract puts it
@@ -143,16 +145,20 @@ def test_negatives_may_be_ids_of_the_same_feature_folder(tmp_path: Path) -> None
         write_map(features / f"{name}.pt", pooled, f"videos/{name}.mp4")
     (tmp_path / "negatives.txt").write_text("n0\nn1\n\nn2\nn3\n")
     mined = from_neighbours(features, tmp_path / "negatives.txt", k=1)
-    assert {key: [c.video for c in value] for key, value in mined.pairs.items()} == {
+    assert {key: [c.video for c in mined.pairs[key]] for key in POSITIVES} == {
         "p0": ["videos/n0.mp4"], "p1": ["videos/n1.mp4"]}
-    (tmp_path / "negatives.txt").write_text("n0\nn9\n")
-    with pytest.raises(ValueError, match="negatives.txt: 1 negative ids have no feature file .* 'n9'"):
-        from_neighbours(features, tmp_path / "negatives.txt")
+    (tmp_path / "negatives.txt").write_text("n0\nn9\nn1\n")  # n9: its video was missing at extraction
+    with pytest.warns(UserWarning, match="negatives.txt: 1 negative ids have no feature file .* 'n9'"):
+        mined = from_neighbours(features, tmp_path / "negatives.txt", k=1)
+    assert len(mined.skipped) == 1 and set(mined.pairs) == {"p0", "p1", "n2", "n3", "n0", "n1"}  # n2, n3 positives now
+    with pytest.raises(ValueError, match="2 negatives for k = 2"):
+        from_neighbours(features, tmp_path / "negatives.txt", k=2)
 
 
 def test_stills_lose_their_people_and_keep_the_rest(voc: Path) -> None:
     sets = sorted((voc / "ImageSets" / "Action").glob("*.txt"))
     result = read_voc_action(sets, annotations=voc / "Annotations")
+    result.splits["val"] = list(result.splits["trainval"])  # as VOC's train/val/trainval files: each sample twice
     mined = from_stills(result, video_dir=voc, images_dir=voc / "out")
     assert sorted(mined.pairs) == ["2010_000002_1", "2010_000002_2", "2011_000001_1", "2012_004331_1"]  # both splits
     conjugate = mined.pairs["2010_000002_1"][0]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from actattn.conjugates import Conjugate, mine_synthhoi, save_pairs
+from actattn.conjugates import Conjugate, from_synthhoi, save_pairs
 from actattn.data.conjugates import WithConjugates
 from actattn.data.datamodule import VideoDataModule
 
@@ -19,7 +19,7 @@ def train_clips(tiny_config: dict):
 
 def test_each_sample_carries_a_conjugate_clip(tiny_config: dict, tiny_synth: Path, tmp_path: Path) -> None:
     clips = train_clips(tiny_config)
-    pairs = mine_synthhoi(tiny_synth, "train", min_frames=1)
+    pairs = from_synthhoi(tiny_synth, "train", min_frames=1).pairs
     wrapped = WithConjugates(clips, save_pairs(pairs, tmp_path / "pairs.json"), tiny_synth)
     index = next(i for i, record in enumerate(clips.records) if pairs[record.path.stem])
     sample = wrapped[(index, 3)]
@@ -50,7 +50,7 @@ def test_the_data_module_puts_conjugates_in_training_batches_only(tiny_config: d
     from actattn.conjugates import relative_to
 
     pairs = {key: value or [Conjugate(f"videos/{key}.mp4", 0, 2, "before")]
-             for key, value in mine_synthhoi(tiny_synth, "train", min_frames=1).items()}
+             for key, value in from_synthhoi(tiny_synth, "train", min_frames=1).pairs.items()}
     cache = save_pairs(relative_to(pairs, tiny_synth, tmp_path), tmp_path / "pairs.json")  # videos relative to it
     datamodule = VideoDataModule(**tiny_config["data"], conjugates_file=str(cache))
     datamodule.setup("fit")

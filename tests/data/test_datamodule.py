@@ -182,8 +182,10 @@ def test_trainer_epochs_reach_the_dataset(ssv2_root):
 def test_bad_arguments():
     with pytest.raises(ValueError, match="format"):
         VideoDataModule("kinetics")
-    with pytest.raises(ValueError, match="labels_file and video_dir"):
+    with pytest.raises(ValueError, match="format 'ssv2' needs labels_file"):
         VideoDataModule("ssv2", train_file="t.json")
+    with pytest.raises(ValueError, match="labels_file and video_dir"):
+        VideoDataModule("ssv2", train_file="t.json", labels_file="labels.json")
     with pytest.raises(ValueError, match="keypoints"):
         VideoDataModule("csv", train_file="t.csv", keypoints=True)
     with pytest.raises(RuntimeError, match="after setup"):

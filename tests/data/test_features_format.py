@@ -89,5 +89,5 @@ def test_frame_folders_and_data_without_files_are_refused(data: dict, tmp_path: 
         list_jobs(data={"format": "csv", "train_file": "train.csv"})
     with pytest.raises(ValueError, match=r"the lists as \['train_file'\], not both"):
         FeatureDataModule("hacs_clips", features_dir=tmp_path, files=data["files"], train_file="train.csv")
-    with pytest.raises(ValueError, match="format 'hacs_clips' reads its official files: give files"):
+    with pytest.raises(ValueError, match="format 'hacs_clips' reads its official files: give data.files"):
         FeatureDataModule("hacs_clips", features_dir=tmp_path)

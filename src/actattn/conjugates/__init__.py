@@ -11,10 +11,11 @@ the same context without the action, mined, cached and inspectable (``actattn co
 - :mod:`~actattn.conjugates.figure`: a picture of some pairs; :mod:`~actattn.conjugates.command`:
   the ``actattn conjugates`` command.
 """
-from actattn.conjugates.cache import KINDS, Conjugate, load_pairs, relative_to, sample_key, save_pairs
+from actattn.conjugates.cache import KINDS, Conjugate, load_pairs, relative_to, save_pairs
 from actattn.conjugates.command import add_conjugates_parser
 from actattn.conjugates.figure import pairs_figure
 from actattn.conjugates.miners import BLEND_MARGIN, nearest_negatives, outside_action, poisson_blend, remove_actor
+from actattn.data.records import sample_key
 from actattn.conjugates.sources import (
     Mined,
     SampleClip,
@@ -22,9 +23,8 @@ from actattn.conjugates.sources import (
     from_segments,
     from_stills,
     from_synthhoi,
-    mine_synthhoi,
 )
 
 __all__ = ["BLEND_MARGIN", "KINDS", "Conjugate", "Mined", "SampleClip", "add_conjugates_parser", "from_neighbours",
-           "from_segments", "from_stills", "from_synthhoi", "load_pairs", "mine_synthhoi", "nearest_negatives",
+           "from_segments", "from_stills", "from_synthhoi", "load_pairs", "nearest_negatives",
            "outside_action", "pairs_figure", "poisson_blend", "relative_to", "remove_actor", "sample_key", "save_pairs"]

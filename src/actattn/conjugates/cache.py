@@ -3,8 +3,8 @@
 Each entry is frames ``[start, stop)`` of ``video``, a path relative to the cache's folder: a video
 file, a frame folder or an image (one frame, ``[0, 1)``), of ``kind`` "before", "after",
 "neighbour" or "inpainted". A sample listed with ``[]`` has none (the training paths refuse it, or
-skip it with ``skip_bad_videos``). Keys: a format sample's id, ``/`` as ``_`` (:func:`sample_key`:
-the name of its feature map, :func:`actattn.extract.feature_name`; a segment has its own key though
+skip it with ``skip_bad_videos``). Keys: a format sample's id, ``/`` as ``_``
+(:func:`actattn.data.records.sample_key`, the name of its feature map; a segment has its own key though
 several share a video), or the video's stem for a whole-video sample of the SSv2 or CSV lists (the
 feature files' names); see :mod:`actattn.data.conjugates` for how training matches them.
 """
@@ -33,12 +33,6 @@ class Conjugate:
         if self.kind not in KINDS or not 0 <= self.start < self.stop:
             raise ValueError(f"conjugate of {self.video}: frames [{self.start}, {self.stop}) of kind {self.kind!r}; "
                              f"need 0 <= start < stop and a kind among {KINDS}")
-
-
-def sample_key(sample_id: str) -> str:
-    """The cache key of a format dataset's sample: its id with ``/`` as ``_`` (VLOG's and VOC's ids
-    hold a ``/``), the name its feature map has."""
-    return sample_id.replace("/", "_")
 
 
 def save_pairs(pairs: dict[str, list[Conjugate]], path: Path) -> Path:

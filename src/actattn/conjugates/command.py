@@ -72,7 +72,7 @@ def cmd_conjugates(args: argparse.Namespace) -> None:
     save_pairs(relative_to(mined.pairs, mined.root, out.parent), out)
     print(report(out, mined))
     if args.pictures:
-        picture = pairs_figure(mined.root, mined.pairs, out.with_suffix(".png"), args.pictures, mined.samples)
+        picture = pairs_figure(mined.root, mined.pairs, mined.samples, out.with_suffix(".png"), args.pictures)
         print(f"picture: {picture}")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from actattn.conjugates.cache import Conjugate
-from actattn.conjugates.sources import SampleClip, synthhoi_scene
+from actattn.conjugates.sources import SampleClip
 from actattn.data.frames import read_source
 from actattn.files import atomic_write
 
@@ -17,12 +17,11 @@ def middle_frame(path: Path, start: int, stop: int) -> np.ndarray:
     return read_source(path, lambda n: [(start + stop) // 2])[0][0]
 
 
-def pairs_figure(root: Path, pairs: dict[str, list[Conjugate]], out: Path, count: int = 4,
-                 samples: dict[str, SampleClip] | None = None) -> Path:
-    """A picture of the first ``count`` samples with conjugates (videos relative to ``root``; samples
-    that show the same clip beside the same conjugates are drawn once).
-    ``samples``: each key's own clip (:attr:`~actattn.conjugates.sources.Mined.samples`); None:
-    SynthHOI scenes under ``root`` (their ground-truth intervals)."""
+def pairs_figure(root: Path, pairs: dict[str, list[Conjugate]], samples: dict[str, SampleClip], out: Path,
+                 count: int = 4) -> Path:
+    """A picture of the first ``count`` samples with conjugates beside their own clips ``samples``
+    (:attr:`~actattn.conjugates.sources.Mined.samples`), videos relative to ``root``; samples that
+    show the same clip beside the same conjugates are drawn once."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,7 +32,7 @@ def pairs_figure(root: Path, pairs: dict[str, list[Conjugate]], out: Path, count
     for key, value in pairs.items():
         if len(clips) == count:
             break
-        clip = samples[key] if samples is not None else synthhoi_scene(root, key)[0]
+        clip = samples[key]
         if value and (clip, tuple(value)) not in seen:  # VOC's persons of one image: one row
             seen.add((clip, tuple(value)))
             clips[key] = clip

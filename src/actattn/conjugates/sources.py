@@ -5,7 +5,7 @@
 - :func:`from_segments`: before and after the action (:func:`~actattn.conjugates.miners.outside_action`)
   for any format of :data:`actattn.data.formats.FORMATS` whose samples have start/stop times
   (EPIC-KITCHENS, ActivityNet/HACS segments, ...) or, as Charades, per-video action intervals.
-  Keys: the samples' :func:`~actattn.conjugates.cache.sample_key` (several segments share a video). Choices:
+  Keys: the samples' :func:`~actattn.data.records.sample_key` (several segments share a video). Choices:
 
   - Seconds become frames as the pixel path converts them
     (:func:`~actattn.data.video.frame_span`: frame ``i`` shows time ``i / fps``), so a conjugate
@@ -29,6 +29,9 @@
   ``actattn extract`` ran in (made relative to the cache's folder on saving), and the negative's map
   is hard-linked (else copied) to where ``actattn extract --conjugates`` would store it
   (:func:`~actattn.extract.conjugate_file`), so the feature path reads it without extracting again.
+  The negatives are samples too (HACS-30's 31st class) and the conjugate losses need a conjugate for
+  every sample of a batch, so each negative gets its k nearest other negatives (itself left out);
+  the paper does not say. The pool should hold the training split's negatives only.
 - :func:`from_stills`: the images of a still-image format with person boxes (``voc_action``), every
   annotated person of an image removed (:func:`~actattn.conjugates.miners.remove_actor`) and the
   result written once per image as PNG (lossless: outside the blend margin the photo's pixels stay
@@ -52,12 +55,12 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from actattn.conjugates.cache import Conjugate, sample_key
+from actattn.conjugates.cache import Conjugate
 from actattn.conjugates.miners import nearest_negatives, outside_action, remove_actor
 from actattn.data.formats import ReadResult, Sample
 from actattn.data.formats.base import read_lines
 from actattn.data.frames import open_folder, read_source
-from actattn.data.records import locate
+from actattn.data.records import locate, sample_key
 from actattn.data.ssv2 import release_file
 from actattn.data.synthetic import load_groundtruth
 from actattn.data.video import VideoDecodeError, frame_span, probe
@@ -113,17 +116,18 @@ def from_synthhoi(root: Path, split: str, min_frames: int = 4) -> Mined:
     return mined
 
 
-def mine_synthhoi(root: Path, split: str, min_frames: int = 4) -> dict[str, list[Conjugate]]:
-    """The pairs of :func:`from_synthhoi` (videos relative to ``root``)."""
-    return from_synthhoi(root, split, min_frames).pairs
-
-
-def _chosen(result: ReadResult, splits: Sequence[str] | None) -> set[str]:
-    names = set(splits) if splits else set(result.splits)
-    unknown = sorted(names - set(result.splits))
+def _samples(result: ReadResult, splits: Sequence[str] | None) -> list[tuple[Sample, bool]]:
+    """Every sample of ``result`` once (VOC's ``trainval`` repeats ``train`` and ``val``), and whether
+    one of ``splits`` (default: all) holds it."""
+    chosen = set(splits) if splits else set(result.splits)
+    unknown = sorted(chosen - set(result.splits))
     if unknown:
         raise ValueError(f"the {result.format} files read have no split {unknown[0]!r} (splits: {list(result.splits)})")
-    return names
+    seen: dict[str, tuple[Sample, bool]] = {}
+    for name, samples in result.splits.items():
+        for sample in samples:
+            seen[sample.id] = (sample, seen.get(sample.id, (sample, False))[1] or name in chosen)
+    return list(seen.values())
 
 
 def _video_length(sample: Sample, video_dir: Path | None, frames_dir: Path | None, video_ext: str | None,
@@ -170,11 +174,9 @@ def from_segments(result: ReadResult, *, video_dir: str | Path | None = None, fr
                   max_seconds: float | None = None) -> Mined:
     """Before/after conjugates of the samples of ``splits`` (default: all) of ``result`` whose
     videos are found under ``video_dir`` or ``frames_dir`` (module docstring)."""
-    chosen = _chosen(result, splits)
     videos: dict[str, list[tuple[Sample, bool]]] = {}
-    for name, samples in result.splits.items():
-        for sample in samples:
-            videos.setdefault(sample.video, []).append((sample, name in chosen))
+    for sample, wanted in _samples(result, splits):
+        videos.setdefault(sample.video, []).append((sample, wanted))
     roots = [Path(folder) if folder is not None else None for folder in (video_dir, frames_dir)]
     mined, untimed = Mined({}, {}, Path(".")), 0
     for members in tqdm([m for m in videos.values() if any(wanted for _, wanted in m)],
@@ -206,9 +208,10 @@ def from_segments(result: ReadResult, *, video_dir: str | Path | None = None, fr
     return mined
 
 
-def _feature_files(features_dir: Path, negatives: Path) -> tuple[list[Path], list[Path]]:
+def _feature_files(features_dir: Path, negatives: Path, mined: Mined) -> tuple[list[Path], list[Path]]:
     """The positives' and the negatives' feature files: ``negatives`` is a folder of maps, or a text
-    file of ids (one a line) of maps in ``features_dir``, whose other maps are the positives."""
+    file of ids (one a line) of maps in ``features_dir``, whose other maps are the positives; an id
+    without a map (its video missing when ``actattn extract`` ran) is a counted skip."""
     from actattn.extract import SUFFIX  # extract imports this package
 
     files = sorted(features_dir.glob(f"*{SUFFIX}"))
@@ -219,10 +222,11 @@ def _feature_files(features_dir: Path, negatives: Path) -> tuple[list[Path], lis
         known = {file.stem: file for file in files}
         missing = [name for name in ids if name not in known]
         if missing:
-            raise ValueError(f"{negatives}: {len(missing)} negative ids have no feature file in {features_dir}, "
-                             f"the first {missing[0]!r}")
+            mined.skip(f"{negatives}: {len(missing)} negative ids have no feature file in {features_dir} "
+                       f"(the first {missing[0]!r}): left out of the pool")
         negative_ids = set(ids)
-        positives, pool = [file for file in files if file.stem not in negative_ids], [known[name] for name in ids]
+        positives = [file for file in files if file.stem not in negative_ids]
+        pool = [known[name] for name in ids if name in known]
     if not positives or not pool:
         raise ValueError(f"{len(positives)} positive and {len(pool)} negative feature files in {features_dir} "
                          f"and {negatives}: need some of each (run actattn extract)")
@@ -259,19 +263,24 @@ def from_neighbours(features_dir: str | Path, negatives: str | Path, k: int = 3)
     from actattn.extract import conjugate_file  # extract imports this package
 
     features_dir = Path(features_dir)
-    positives, pool = _feature_files(features_dir, Path(negatives))
+    mined = Mined({}, {}, Path("."))
+    positives, pool = _feature_files(features_dir, Path(negatives), mined)
     positive_metas, positive_rows = _pooled(positives, "positives")
     negative_metas, negative_rows = _pooled(pool, "negatives")
     if positive_rows.shape[1] != negative_rows.shape[1]:
         raise ValueError(f"the positives' maps have {positive_rows.shape[1]} channels, the negatives' "
                          f"{negative_rows.shape[1]}: extract both with one backbone")
-    indices, _ = nearest_negatives(positive_rows, negative_rows, k)
-    mined = Mined({}, {}, Path("."))
-    for file, meta, row in zip(positives, positive_metas, indices):
-        conjugates = [Conjugate(negative_metas[j]["video"], *negative_metas[j]["frames"], "neighbour") for j in row]
-        mined.add(file.stem, conjugates, SampleClip(meta["video"], *meta["frames"]))
-        for j, conjugate in zip(row, conjugates):
-            _share_map(pool[j], conjugate_file(features_dir, conjugate))
+    if len(pool) <= k:
+        raise ValueError(f"{len(pool)} negatives for k = {k}: each negative's conjugates are k others")
+    positive_rows_k = nearest_negatives(positive_rows, negative_rows, k)[0]
+    negative_rows_k = [[j for j in row if j != i][:k] for i, row in enumerate(
+        nearest_negatives(negative_rows, negative_rows, k + 1)[0])]  # itself left out
+    for files, metas, rows in ((positives, positive_metas, positive_rows_k), (pool, negative_metas, negative_rows_k)):
+        for file, meta, row in zip(files, metas, rows):
+            conjugates = [Conjugate(negative_metas[j]["video"], *negative_metas[j]["frames"], "neighbour") for j in row]
+            mined.add(file.stem, conjugates, SampleClip(meta["video"], *meta["frames"]))
+            for j, conjugate in zip(row, conjugates):
+                _share_map(pool[j], conjugate_file(features_dir, conjugate))
     return mined
 
 
@@ -290,9 +299,8 @@ def from_stills(result: ReadResult, *, video_dir: str | Path, images_dir: str | 
     """Each image of ``splits`` (default: all) of ``result`` under ``video_dir`` with its annotated
     persons removed, written to ``images_dir/{image stem}.png``, the conjugate of each of its
     samples (module docstring)."""
-    chosen = _chosen(result, splits)
     images: dict[str, list[Sample]] = {}
-    for sample in (s for name, samples in result.splits.items() if name in chosen for s in samples):
+    for sample in (sample for sample, wanted in _samples(result, splits) if wanted):
         images.setdefault(sample.video, []).append(sample)
     if not any(sample.boxes for samples in images.values() for sample in samples):
         raise ValueError(f"the {result.format} samples have no person boxes (voc_action reads them from the "

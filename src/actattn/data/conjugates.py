@@ -2,7 +2,7 @@
 conjugates (:mod:`actattn.conjugates`: the cache of ``actattn conjugates``), decoded and transformed
 as the sample is, under the batch entry ``"conjugate"`` (3, T, H, W).
 
-A sample is found in the cache by its key (:func:`~actattn.conjugates.cache.sample_key`: its id,
+A sample is found in the cache by its key (:func:`~actattn.data.records.sample_key`: its id,
 ``/`` as ``_``) where the dataset was read from official files (``samples``: a segment of EPIC or
 ActivityNet shares its video with others) and the cache lists that key, else by its video's file
 stem (SSv2 ids, CSV rows: the feature files' names). A conjugate is frames ``[start, stop)`` of a

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
-from actattn.data.formats import FORMATS as READERS
 from actattn.data.conjugates import WithConjugates
-from actattn.data.loaders import SplitDataModule
+from actattn.data.loaders import SplitDataModule, check_label_options
 from actattn.data.objects import OBJECT_SOURCES, ObjectNoise, ObjectSource, build_object_source
 from actattn.data.pose import JOINT_NAMES
 from actattn.data.records import FormatData, load_format
@@ -36,8 +35,6 @@ from actattn.data.transforms import (
     train_transform,
 )
 
-FORMATS = ("ssv2", "csv")  # the formats of list files (train_file, val_file, test_file), as before `files`
-OFFICIAL_FORMATS = tuple(READERS)  # every format, read from its official files (`files`)
 
 
 class VideoDataModule(SplitDataModule):
@@ -77,8 +74,8 @@ class VideoDataModule(SplitDataModule):
     ``actattn conjugates``, its videos relative to its folder) gives every training sample a
     ``"conjugate"`` clip (:class:`~actattn.data.conjugates.WithConjugates`, ActX).
 
-    Official files (any ``format`` of :data:`OFFICIAL_FORMATS`; :mod:`actattn.data.records` says how they
-    become clips): ``files`` maps the reader's file roles to paths (a list or glob for a role of
+    Official files (any ``format`` of :data:`~actattn.data.loaders.OFFICIAL_FORMATS`;
+    :mod:`actattn.data.records` says how they become clips): ``files`` maps the reader's file roles to paths (a list or glob for a role of
     several files), ``reader_options`` its other keywords; ``task`` the task to learn (default the
     reader's first: EPIC ``verb``; ``noun``, ``action``); ``split`` HMDB51/UCF101's fold N
     (``trainN``/``testN``); ``splits`` the reader's split per stage (``{test: test}`` for an
@@ -144,15 +141,8 @@ class VideoDataModule(SplitDataModule):
         conjugates_file: str | Path | None = None,
     ):
         super().__init__()
-        if format not in OFFICIAL_FORMATS:
-            raise ValueError(f"format must be one of {OFFICIAL_FORMATS}, got {format!r}")
-        legacy = [key for key, value in (("train_file", train_file), ("val_file", val_file), ("test_file", test_file),
-                                         ("labels_file", labels_file)) if value is not None]
-        if files is not None and legacy:
-            raise ValueError(f"give the official files as `files` or the lists as {legacy}, not both")
-        if files is None and format not in FORMATS:
-            raise ValueError(f"format {format!r} reads its official files: give data.files (roles "
-                             f"{[role.keyword for role in READERS[format].roles]})")
+        check_label_options(format, files, {"train_file": train_file, "val_file": val_file, "test_file": test_file,
+                                            "labels_file": labels_file})
         if files is not None and (objects_file is not None or class_names is not None):
             raise ValueError("with `files` the classes come from the official files: objects_file and class_names "
                              "need the train_file/labels_file lists")
@@ -199,15 +189,6 @@ class VideoDataModule(SplitDataModule):
     def multi_label(self) -> bool:
         """Whether labels are multi-hot: the official files' task, else the ``multi_label`` setting."""
         return self.format_data.multi_label if self.format_data is not None else self.hparams.multi_label
-
-    @property
-    def label_source(self) -> str:
-        """Where the classes come from, for messages: the official files, the labels file, or the CSV lists."""
-        if self.hparams.files is not None:
-            return f"the {self.hparams.format} files " + ", ".join(map(str, self.hparams.files.values()))
-        if self.hparams.format == "ssv2":
-            return str(self.hparams.labels_file)
-        return "the CSV lists " + ", ".join(str(file) for file in dict.fromkeys(self.files.values()) if file)
 
     def _csv_class_names(self) -> list[str]:
         root = self.hparams.video_dir

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,15 +44,12 @@ from torch.utils.data import Dataset
 
 from actattn.conjugates import Conjugate, load_pairs
 from actattn.data.csv_list import max_label, multi_hot, read_csv_list
-from actattn.data.formats import FORMATS as READERS
-from actattn.data.loaders import SplitDataModule, collate_drop_none
-from actattn.data.records import read_stages, sample_label
+from actattn.data.loaders import SplitDataModule, check_label_options, collate_drop_none
+from actattn.data.records import read_stages, sample_key, sample_label
 from actattn.data.sampling import conjugate_rng, sample_rng
 from actattn.data.ssv2 import read_labels, read_split
-from actattn.extract import SUFFIX, FeatureMap, conjugate_file, feature_name
+from actattn.extract import SUFFIX, FeatureMap, conjugate_file
 
-FORMATS = ("ssv2", "csv")  # the label lists (train_file, ...): SSv2 split JSON files, or path,label CSVs
-OFFICIAL_FORMATS = tuple(READERS)  # every format, read from its official files (`files`)
 
 
 class FeatureFileError(ValueError):
@@ -62,7 +59,7 @@ class FeatureFileError(ValueError):
 @dataclass(frozen=True)
 class FeatureRecord:
     """One sample: its id (``features_dir/{id}.pt``: the video's stem, or a format sample's
-    :func:`~actattn.extract.feature_name`) and label (None if unlabelled)."""
+    :func:`~actattn.data.records.sample_key`) and label (None if unlabelled)."""
 
     id: str
     label: int | np.ndarray | None
@@ -193,21 +190,6 @@ def collate_features(batch: list[dict | None]) -> dict:
     return collate_drop_none(batch)
 
 
-def check_label_options(format: str, files: Mapping | None, lists: Mapping[str, object]) -> None:
-    """Refuse an unknown format, one without its label files, or official ``files`` given with the
-    list options ``lists`` (train_file, ..., labels_file, class_names: name -> value)."""
-    if format not in OFFICIAL_FORMATS:
-        raise ValueError(f"format must be one of {OFFICIAL_FORMATS}, got {format!r}")
-    if files is None and format not in FORMATS:
-        raise ValueError(f"format {format!r} reads its official files: give files (roles "
-                         f"{[role.keyword for role in READERS[format].roles]})")
-    given = [name for name, value in lists.items() if value is not None]
-    if files is not None and given:
-        raise ValueError(f"give the official files as `files` or the lists as {given}, not both")
-    if files is None and format == "ssv2" and lists.get("labels_file") is None:
-        raise ValueError("format 'ssv2' needs labels_file")
-
-
 class FeatureDataModule(SplitDataModule):
     collate = staticmethod(collate_features)
 
@@ -217,10 +199,10 @@ class FeatureDataModule(SplitDataModule):
     split JSON files with ``labels_file`` (sample ``id`` -> ``features_dir/{id}.pt``); format
     ``"csv"``, ``path,label`` CSVs (the file stem of ``path`` -> ``features_dir/{stem}.pt``; the
     videos need not exist), ``class_names`` optional, ``multi_label`` for ``;``-separated labels.
-    Official files (any format of :data:`OFFICIAL_FORMATS`): ``files`` by role, ``reader_options``,
-    ``task``, ``split``, ``splits`` and ``strict`` as the video data module takes them
+    Official files (any format of :data:`~actattn.data.loaders.OFFICIAL_FORMATS`): ``files`` by role,
+    ``reader_options``, ``task``, ``split``, ``splits`` and ``strict`` as the video data module takes them
     (:func:`~actattn.data.records.read_stages`); the classes and multi-label kind are the task's,
-    and a sample's map is ``features_dir/{feature_name(id)}.pt`` (the sample id, ``/`` as ``_``:
+    and a sample's map is ``features_dir/{sample_key(id)}.pt`` (the sample id, ``/`` as ``_``:
     what ``actattn extract --config`` writes for the same data section; a segment has its own map).
     ``crop_steps``, ``spatial_crop``: the training crops (module docstring); ``conjugates_file``: a
     conjugate cache, giving training samples ``"conjugate"`` maps (ActX's losses). ``batch_size``
@@ -276,15 +258,6 @@ class FeatureDataModule(SplitDataModule):
         return self._multi_label
 
     @property
-    def label_source(self) -> str:
-        """Where the classes come from, for messages: the official files, the labels file, or the CSV lists."""
-        if self.hparams.files is not None:
-            return f"the {self.hparams.format} files " + ", ".join(map(str, self.hparams.files.values()))
-        if self.hparams.format == "ssv2":
-            return str(self.hparams.labels_file)
-        return "the CSV lists " + ", ".join(str(file) for file in dict.fromkeys(self.files.values()) if file)
-
-    @property
     def backbone_facts(self) -> dict[str, int]:
         """What this data tells the backbone's constructor: the ``precomputed`` backbone's
         ``out_channels``, ``output_stride`` and ``temporal_stride`` for these maps (after setup)."""
@@ -338,7 +311,7 @@ class FeatureDataModule(SplitDataModule):
             raise ValueError(f"multi_label: the {hp.format} task {task!r} is single-label")
         self.class_names, self._multi_label = names, multi_label
         self.files = {stage: stages.get(stage) for stage in self.files}
-        return {stage: [FeatureRecord(feature_name(sample.id), sample_label(sample, task, multi_label, len(names)))
+        return {stage: [FeatureRecord(sample_key(sample.id), sample_label(sample, task, multi_label, len(names)))
                         for sample in result.splits[split]] for stage, split in stages.items()}
 
     def _first_meta(self, records: dict[str, list[FeatureRecord]]) -> dict[str, Any]:

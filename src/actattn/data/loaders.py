@@ -4,12 +4,13 @@ next batch), and :class:`SplitDataModule`, the loaders and their state that the 
 feature-map data modules share."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset, default_collate
 
+from actattn.data.formats import FORMATS as READERS
 from actattn.data.object_slots import pad_object_slots
 from actattn.data.sampling import EpochSampler, ShardSampler
 
@@ -54,6 +55,25 @@ class ResumableLoader(DataLoader):
         self.sampler.skip = batches * self.batch_size
 
 
+LIST_FORMATS = ("ssv2", "csv")  # the label lists (train_file, ...): SSv2 split JSON files, or path,label CSVs
+OFFICIAL_FORMATS = tuple(READERS)  # every format, read from its official files (`files`)
+
+
+def check_label_options(format: str, files: Mapping | None, lists: Mapping[str, object]) -> None:
+    """Refuse an unknown format, one without its label files, or official ``files`` given with the
+    list options ``lists`` (train_file, ..., labels_file: name -> value)."""
+    if format not in OFFICIAL_FORMATS:
+        raise ValueError(f"format must be one of {OFFICIAL_FORMATS}, got {format!r}")
+    if files is None and format not in LIST_FORMATS:
+        raise ValueError(f"format {format!r} reads its official files: give data.files (roles "
+                         f"{[role.keyword for role in READERS[format].roles]})")
+    given = [name for name, value in lists.items() if value is not None]
+    if files is not None and given:
+        raise ValueError(f"give the official files as `files` or the lists as {given}, not both")
+    if files is None and format == "ssv2" and lists.get("labels_file") is None:
+        raise ValueError("format 'ssv2' needs labels_file")
+
+
 class SplitDataModule(L.LightningDataModule):
     """What the data modules share once ``setup`` has filled ``datasets`` (split -> dataset) and
     ``class_names``: the training loader (shuffled by ``(seed, epoch)`` through an
@@ -77,6 +97,15 @@ class SplitDataModule(L.LightningDataModule):
         if self.class_names is None:
             raise RuntimeError("num_classes is known after setup()")
         return len(self.class_names)
+
+    @property
+    def label_source(self) -> str:
+        """Where the classes come from, for messages: the official files, the labels file, or the CSV lists."""
+        if self.hparams.files is not None:
+            return f"the {self.hparams.format} files " + ", ".join(map(str, self.hparams.files.values()))
+        if self.hparams.format == "ssv2":
+            return str(self.hparams.labels_file)
+        return "the CSV lists " + ", ".join(str(file) for file in dict.fromkeys(self.files.values()) if file)
 
     def eval_batch_size(self) -> int:
         """The evaluation loaders' batch size (by default the training one)."""

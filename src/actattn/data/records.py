@@ -38,6 +38,13 @@ from actattn.data.sampling import ClipRecord
 STAGES = ("train", "val", "test")
 
 
+def sample_key(sample_id: str) -> str:
+    """A format sample's name in the project's files: its id with ``/`` as ``_`` (VLOG's and VOC's
+    ids hold a ``/``): its feature map (``actattn extract``), its conjugate-cache key, its objects
+    where video stems repeat."""
+    return sample_id.replace("/", "_")
+
+
 def read_format(format: str, files: Mapping[str, str | Sequence[str]], *, options: Mapping | None = None,
                 strict: bool = True) -> ReadResult:
     """Run ``format``'s reader on ``files`` (role -> path, list or glob pattern) and ``options``."""
@@ -208,6 +215,6 @@ def load_format(format: str, files: Mapping[str, str | Sequence[str]], *, task: 
         records = built[stage].records
         if len({record.path.stem for record in records}) < len({record.path for record in records}):
             # VLOG: every clip is clip.mp4; objects are then found by the sample id, '/' as '_'
-            built[stage].records = [replace(record, key=sample.id.replace("/", "_"))
+            built[stage].records = [replace(record, key=sample_key(sample.id))
                                     for record, sample in zip(records, built[stage].samples)]
     return FormatData(result, task, built)

@@ -6,7 +6,8 @@ classes and one negative background class (the ActX paper's HACS-30: 30 actions 
   (sampled from a video of ``classname``, not showing it); ``start``/``end`` seconds of the YouTube
   video; ``subset`` ``training`` | ``validation`` | ``testing`` -> splits ``train``,
   ``validation``, ``test`` (as the ActivityNet reader maps them). Read with the csv module,
-  columns by header name, exactly 6 fields a row (as the dataset's ``dataset_stats.py``).
+  columns by header name (the six of ``dataset_stats.py``, others ignored), each row as many
+  fields as the header.
 - ``video``: ``<classname, spaces as _>/v_<youtube_id>.mp4``, where the dataset's
   ``download_videos.py`` saves it (the ActivityNet reader's ``v_<id>.mp4`` in a class folder; that
   script skips ``testing`` videos, so those are usually missing). ``start``/``stop``: the clip.
