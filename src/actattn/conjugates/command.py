@@ -71,7 +71,7 @@ def cmd_conjugates(args: argparse.Namespace) -> None:
     mined = args.mine(args)
     save_pairs(relative_to(mined.pairs, mined.root, out.parent), out)
     print(report(out, mined))
-    if args.pictures:
+    if args.pictures and any(mined.pairs.values()):
         picture = pairs_figure(mined.root, mined.pairs, mined.samples, out.with_suffix(".png"), args.pictures)
         print(f"picture: {picture}")
 
