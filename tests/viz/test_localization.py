@@ -94,3 +94,17 @@ def test_affordance_figure_tints_masks_and_outlines_contact(tmp_path: Path) -> N
     assert count_colour(path, TRUE) > 0 and count_colour(path, (140, 110, 0), tolerance=25) > 0
     without = affordance_figure(frames, masks, tmp_path / "plain.png")
     assert count_colour(without, TRUE) == 0
+
+
+def test_an_interval_from_presence_plots_the_presence_not_the_changes(tmp_path: Path) -> None:
+    frames, boxes = solid(12), [[(4.0, 4.0, 20.0, 20.0)]] * 12
+    rising = [0.1] * 6 + [0.9] * 6
+
+    def pixels(name: str, changes: list[float], presence: list[float] | None) -> np.ndarray:
+        return np.asarray(Image.open(localization_figure(frames, boxes, (6, 12), changes, 4, tmp_path / name,
+                                                         presence=presence)))
+
+    by_presence = pixels("a.png", [0.1, 0.01], rising)
+    assert np.array_equal(by_presence, pixels("b.png", [5.0, 0.0], rising))  # the changes are not drawn
+    assert not np.array_equal(by_presence, pixels("c.png", [0.1, 0.01], rising[::-1]))
+    assert not np.array_equal(by_presence, pixels("d.png", [0.1, 0.01], None))

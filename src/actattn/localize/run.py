@@ -193,7 +193,8 @@ class Localization:
     """One video's localisation in original-frame pixels: per frame the ``boxes`` (x1, y1, x2, y2)
     and their ``scores``; the action ``interval`` (start, end), end exclusive; ``changes``, the KL
     divergence between consecutive segments of ``segment_frames`` frames (eq. 12); ``affordance``
-    (T, H, W) bool."""
+    (T, H, W) bool; ``presence``, the per-frame level the interval came from (a head's interval
+    map), or None (the interval came from the changes)."""
 
     boxes: list[list[Box]]
     scores: list[list[float]]
@@ -201,6 +202,7 @@ class Localization:
     changes: list[float]
     segment_frames: int
     affordance: np.ndarray
+    presence: list[float] | None = None
 
 
 def localize_maps(weights: Tensor, geometry: FrameGeometry, fps: float, num_objects: int,
@@ -212,14 +214,16 @@ def localize_maps(weights: Tensor, geometry: FrameGeometry, fps: float, num_obje
     frame_maps = geometry.to_frame(weights)
     affordance_maps = frame_maps if affordance_weights is None else geometry.to_frame(affordance_weights)
     boxes = [boxes_from_attention(m, BOX_THRESHOLD, num_objects=num_objects) for m in frame_maps]
+    levels = None if presence is None else presence.mean(dim=(1, 2))
     return Localization(
         boxes=boxes,
         scores=[box_scores(m, b) for m, b in zip(frame_maps, boxes)],
-        interval=(trim_interval(weights, fps, SEGMENT_SECONDS, KL_THRESHOLD, MIN_SECONDS) if presence is None
-                  else presence_interval(presence.mean(dim=(1, 2)))),
+        interval=(trim_interval(weights, fps, SEGMENT_SECONDS, KL_THRESHOLD, MIN_SECONDS) if levels is None
+                  else presence_interval(levels)),
         changes=segment_changes(weights, fps, SEGMENT_SECONDS).tolist(),
         segment_frames=frames_per_segment(fps, SEGMENT_SECONDS),
         affordance=np.stack([affordance_mask(m, AFFORDANCE_THRESHOLD).numpy() for m in affordance_maps]),
+        presence=None if levels is None else levels.tolist(),
     )
 
 
@@ -294,7 +298,7 @@ def clip_record(clip_id: str, localized: LocalizedVideo, class_names: Sequence[s
         "map_weights": localized.weighting,
         "affordance_map": localized.affordance_key, "interval_map": localized.interval_key,
         "num_objects": localized.num_objects,
-        "interval": list(loc.interval), "segment_frames": loc.segment_frames, "segment_changes": [c if np.isfinite(c) else None for c in loc.changes],
+        "interval": list(loc.interval), "presence": loc.presence, "segment_frames": loc.segment_frames, "segment_changes": [c if np.isfinite(c) else None for c in loc.changes],
         "frames": [{"boxes": [list(b) for b in boxes], "scores": scores, "affordance": encode_mask(mask)}
                    for boxes, scores, mask in zip(loc.boxes, loc.scores, loc.affordance)],
     }
@@ -337,7 +341,8 @@ def write_pictures(clip_id: str, video: LocalizedVideo, class_names: Sequence[st
         attention_strip(frames, maps, out / f"{clip_id}-attention.png", title),
         localization_figure(frames, loc.boxes, loc.interval, loc.changes, loc.segment_frames,
                             out / f"{clip_id}-localization.png", true_boxes=true_boxes, threshold=KL_THRESHOLD,
-                            title=f"{title}; {video.map_key} map"),
+                            presence=loc.presence, title=f"{title}; {video.map_key} map, interval from "
+                            f"{video.interval_key}"),
         affordance_figure(frames, loc.affordance, out / f"{clip_id}-affordance.png", interval=loc.interval,
                           contact=None if truth is None else truth.contact,
                           title=f"{title}; {video.affordance_key} map"),

@@ -127,11 +127,14 @@ def localization_figure(
     *,
     true_boxes: Sequence[Sequence[Box]] | None = None,
     threshold: float = 0.06,
+    presence: Sequence[float] | None = None,
     title: str = "",
 ) -> Path:
     """Fig. 6: the middle frame of each segment with predicted (red) and true (green) boxes, frames
-    outside ``interval`` greyed out; below, the change between segments k and k + 1 drawn at their
-    boundary frame, the threshold (dashed) and the kept interval (shaded)."""
+    outside ``interval`` greyed out; below, what chose the interval (shaded): the change between
+    segments k and k + 1 drawn at their boundary frame and the threshold (dashed), or, where the
+    interval came from a per-frame ``presence`` (a head's interval map), that level per frame and
+    the midpoint of its range."""
     start, end = interval
     shown = [min(k + segment_frames // 2, len(frames) - 1) for k in range(0, len(frames), segment_frames)]
     legend = "red: predicted" + (", green: ground truth" if true_boxes is not None else "")
@@ -144,21 +147,37 @@ def localization_figure(
         ax.imshow(draw_boxes(image, boxes[t], PREDICTED))
         ax.set_title(f"frame {t}", fontsize=7)
     plot = fig.add_subplot(spec[-1, :])
-    boundaries = np.arange(1, len(changes) + 1) * segment_frames
-    values = np.asarray(changes, dtype=np.float64)
-    infinite = np.isinf(values)
-    top = 1.2 * max([threshold, *values[~infinite]])
-    plot.axvspan(start, end, color="0.85", label="trimmed interval")
-    plot.plot(boundaries, np.where(infinite, np.nan, values), "o-", color="C0", label="KL(segment k || k+1)")
-    if infinite.any():
-        plot.plot(boundaries[infinite], np.full(infinite.sum(), top), "^", color="C0", label="infinite")
-    plot.axhline(threshold, color="C3", linestyle="--", label=f"threshold {threshold:g}")
-    plot.set_ylim(0, 1.05 * top)
+    plot.axvspan(start, end, color="0.85", label="interval")
+    if presence is None:
+        _plot_changes(plot, changes, segment_frames, threshold)
+    else:
+        _plot_presence(plot, presence)
     plot.set_xlim(0, len(frames))
     plot.set_xlabel("frame", fontsize=7)
     plot.tick_params(labelsize=7)
     plot.legend(fontsize=6, loc="upper right")
     return _save(fig, path)
+
+
+def _plot_changes(plot, changes: Sequence[float], segment_frames: int, threshold: float) -> None:
+    """The KL change between consecutive segments (eq. 12) and its threshold."""
+    boundaries = np.arange(1, len(changes) + 1) * segment_frames
+    values = np.asarray(changes, dtype=np.float64)
+    infinite = np.isinf(values)
+    top = 1.2 * max([threshold, *values[~infinite]])
+    plot.plot(boundaries, np.where(infinite, np.nan, values), "o-", color="C0", label="KL(segment k || k+1)")
+    if infinite.any():
+        plot.plot(boundaries[infinite], np.full(infinite.sum(), top), "^", color="C0", label="infinite")
+    plot.axhline(threshold, color="C3", linestyle="--", label=f"threshold {threshold:g}")
+    plot.set_ylim(0, 1.05 * top)
+
+
+def _plot_presence(plot, presence: Sequence[float]) -> None:
+    """The per-frame presence level (drawn over each frame's extent) and the midpoint of its range."""
+    levels = np.asarray(presence, dtype=np.float64)
+    plot.step(np.arange(len(levels) + 1), np.append(levels, levels[-1]), where="post", color="C0",
+              label="presence (mean of the interval map)")
+    plot.axhline((levels.min() + levels.max()) / 2, color="C3", linestyle="--", label="midpoint of its range")
 
 
 def affordance_figure(
