@@ -70,9 +70,8 @@ class WithConjugates(Dataset):
         """Sample ``index``'s key in the cache: its sample's if the dataset has ``samples`` and the
         cache lists it, else its video's file stem."""
         samples = getattr(self.clips, "samples", None)
-        if samples is not None and sample_key(samples[index].id) in self.pairs:
-            return sample_key(samples[index].id)
-        return self.clips.records[index].path.stem
+        key = None if samples is None else sample_key(samples[index].id)
+        return key if key in self.pairs else self.clips.records[index].path.stem
 
     def _conjugate(self, key: str, epoch: int, index: int) -> torch.Tensor:
         """The conjugate clip (3, T, H, W) of sample ``index`` (cache key ``key``) in ``epoch``."""
