@@ -17,6 +17,10 @@ def test_table_shows_only_known_columns_and_rows_with_dashes_for_missing_ones() 
     assert first.split() == ["a", "0.500", "-"] and second.split() == ["bb", "0.250", "1.000"]
 
 
+def test_table_of_columns_no_model_has_says_so() -> None:
+    assert table({"baseline": {"top1": 0.9}}, ("box_ap@0.3", "temporal_iou")) == "no model reports box_ap@0.3, temporal_iou"
+
+
 @pytest.mark.filterwarnings("ignore::UserWarning")  # Lightning's small-dataset hints
 def test_a_tiny_demo_with_localisation(tmp_path: Path, capsys) -> None:
     dan = {"name": "dual_attention", "backbone": "small_cnn", "optimizer": "adam", "lr": 0.001}

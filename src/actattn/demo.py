@@ -125,9 +125,11 @@ def data_files(root: Path) -> dict[str, str]:
 
 def table(results: dict[str, dict[str, float]], columns: tuple[str, ...]) -> str:
     """The models with any of ``columns`` and the columns some model has, as a plain-text table
-    ("-" where a model lacks one)."""
-    columns = tuple(c for c in columns if any(c in metrics for metrics in results.values()))
+    ("-" where a model lacks one); a line saying so when no model has any."""
     rows = {name: metrics for name, metrics in results.items() if any(c in metrics for c in columns)}
+    if not rows:
+        return "no model reports " + ", ".join(columns)
+    columns = tuple(c for c in columns if any(c in metrics for metrics in rows.values()))
     width = max(len(name) for name in rows)
     lines = [f"{'model':<{width}}  " + "  ".join(f"{c:>19}" for c in columns)]
     for name, metrics in rows.items():
