@@ -146,6 +146,18 @@ def test_bad_optimiser_and_schedule_are_rejected() -> None:
         ActionRecognizer("average_pooling", 3, backbone="small_cnn", schedule="linear")
 
 
+def test_adamw_decays_a_weight_without_gradient_by_lr_times_decay_of_itself() -> None:
+    module = ActionRecognizer("average_pooling", 3, backbone="small_cnn", optimizer="adamw", lr=1e-3,
+                              weight_decay=1e-4)
+    optimizer = module.configure_optimizers()["optimizer"]
+    weight = next(module.parameters())
+    before = weight.detach().clone()
+    for parameter in module.parameters():
+        parameter.grad = torch.zeros_like(parameter)
+    optimizer.step()
+    torch.testing.assert_close(weight.detach(), before * (1 - 1e-3 * 1e-4))
+
+
 def test_views_are_folded_and_their_logits_averaged_per_video() -> None:
     torch.manual_seed(0)
     module = ActionRecognizer("average_pooling", 5, backbone="small_cnn").eval()

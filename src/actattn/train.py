@@ -45,6 +45,10 @@ from actattn.models import create_model
 from actattn.output import ModelOutput
 
 SCHEDULES = ("none", "step", "multistep", "cosine")
+# "adam" adds weight_decay * w to the gradient (L2), which Adam's normalisation turns into a shrink of
+# about lr per step wherever the loss's own gradient is smaller: "adamw" decouples it (Loshchilov and
+# Hutter, 2019) and shrinks every weight by lr * weight_decay of itself per step.
+OPTIMIZERS = ("sgd", "adam", "adamw")
 
 
 def masked_bce(logits: Tensor, target: Tensor, pos_weight: float) -> Tensor:
@@ -114,8 +118,8 @@ class ActionRecognizer(L.LightningModule):
         action_nouns: int | None = None,
     ):
         super().__init__()
-        if optimizer not in ("sgd", "adam"):
-            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
         if class_weights and multi_label:
@@ -258,7 +262,8 @@ class ActionRecognizer(L.LightningModule):
                 self.parameters(), lr=hp.lr, momentum=hp.momentum, weight_decay=hp.weight_decay
             )
         else:
-            optimizer = torch.optim.Adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+            adam = torch.optim.AdamW if hp.optimizer == "adamw" else torch.optim.Adam
+            optimizer = adam(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
         if hp.schedule == "none":
             return {"optimizer": optimizer}
         if hp.schedule == "step":
