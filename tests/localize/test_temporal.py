@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from actattn.localize import frames_per_segment, segment_changes, trim_interval
-from actattn.localize.temporal import presence_interval
+from actattn.localize.temporal import presence_interval, presence_threshold
 
 FPS = 12.0  # Something-Something: four frames in a 1/3 s segment
 
@@ -81,6 +81,7 @@ def test_presence_interval_is_the_longest_run_above_the_midpoint():
     assert presence_interval(levels) == (2, 5)
     assert presence_interval(np.array([0.9, 0.9, 0.1])) == (0, 2)  # a run may touch either end
     assert presence_interval([0.1, 0.3, 0.3]) == (1, 3)
+    assert presence_threshold([0.1, 0.3, 0.3]) == pytest.approx(0.2)  # the level a frame must reach
 
 
 def test_constant_presence_keeps_the_whole_video_and_bad_levels_are_rejected():

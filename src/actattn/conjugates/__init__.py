@@ -15,7 +15,6 @@ from actattn.conjugates.cache import KINDS, Conjugate, load_pairs, relative_to, 
 from actattn.conjugates.command import add_conjugates_parser
 from actattn.conjugates.figure import pairs_figure
 from actattn.conjugates.miners import BLEND_MARGIN, nearest_negatives, outside_action, poisson_blend, remove_actor
-from actattn.data.records import sample_key
 from actattn.conjugates.sources import (
     Mined,
     SampleClip,
@@ -24,6 +23,7 @@ from actattn.conjugates.sources import (
     from_stills,
     from_synthhoi,
 )
+from actattn.data.records import sample_key
 
 __all__ = ["BLEND_MARGIN", "KINDS", "Conjugate", "Mined", "SampleClip", "add_conjugates_parser", "from_neighbours",
            "from_segments", "from_stills", "from_synthhoi", "load_pairs", "nearest_negatives",

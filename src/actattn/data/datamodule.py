@@ -36,7 +36,6 @@ from actattn.data.transforms import (
 )
 
 
-
 class VideoDataModule(SplitDataModule):
     """Datasets and loaders for train/val/test video lists in one format.
 

@@ -51,7 +51,6 @@ from actattn.data.ssv2 import read_labels, read_split
 from actattn.extract import SUFFIX, FeatureMap, conjugate_file
 
 
-
 class FeatureFileError(ValueError):
     """A sample's feature file (or its conjugate's) is missing, unreadable or of the wrong shape."""
 

@@ -67,7 +67,13 @@ from actattn.localize.affordance import affordance_mask
 from actattn.localize.evaluate import EVALUATION_FRAMES, GroundTruth, LocalizationScores
 from actattn.localize.interpret import attention_weights
 from actattn.localize.spatial import Box, FrameGeometry, box_scores, boxes_from_attention
-from actattn.localize.temporal import frames_per_segment, presence_interval, segment_changes, trim_interval
+from actattn.localize.temporal import (
+    frames_per_segment,
+    presence_interval,
+    presence_threshold,
+    segment_changes,
+    trim_interval,
+)
 from actattn.train import ActionRecognizer
 from actattn.viz.localization import affordance_figure, attention_strip, localization_figure
 
@@ -340,8 +346,8 @@ def write_pictures(clip_id: str, video: LocalizedVideo, class_names: Sequence[st
     return [
         attention_strip(frames, maps, out / f"{clip_id}-attention.png", title),
         localization_figure(frames, loc.boxes, loc.interval, loc.changes, loc.segment_frames,
-                            out / f"{clip_id}-localization.png", true_boxes=true_boxes, threshold=KL_THRESHOLD,
-                            presence=loc.presence, title=f"{title}; {video.map_key} map, interval from "
+                            out / f"{clip_id}-localization.png", true_boxes=true_boxes, presence=loc.presence,
+                            threshold=KL_THRESHOLD if loc.presence is None else presence_threshold(loc.presence), title=f"{title}; {video.map_key} map, interval from "
                             f"{video.interval_key}"),
         affordance_figure(frames, loc.affordance, out / f"{clip_id}-affordance.png", interval=loc.interval,
                           contact=None if truth is None else truth.contact,

@@ -92,6 +92,13 @@ def trim_interval(
     return start, end
 
 
+def presence_threshold(levels: Tensor | np.ndarray) -> float:
+    """The level a frame's presence must reach in :func:`presence_interval`: the midpoint between
+    the clip's lowest and highest level."""
+    values = torch.as_tensor(levels, dtype=torch.float64)
+    return float((values.min() + values.max()) / 2)
+
+
 def presence_interval(levels: Tensor | np.ndarray) -> tuple[int, int]:
     """Frames (start, end), end exclusive, of the longest run of frames whose ``levels`` (T,), a
     confidence that the action happens in each frame (ActX: the frame's mean S^act), reach the
@@ -100,10 +107,9 @@ def presence_interval(levels: Tensor | np.ndarray) -> tuple[int, int]:
     values = torch.as_tensor(levels, dtype=torch.float64).flatten()
     if not len(values) or not torch.isfinite(values).all():
         raise ValueError(f"presence levels must be finite values, one per frame; got {values.tolist()}")
-    low, high = values.min(), values.max()
-    if high == low:
+    if values.min() == values.max():
         return 0, len(values)
-    above = torch.cat([torch.tensor([False]), values >= (low + high) / 2, torch.tensor([False])])
+    above = torch.cat([torch.tensor([False]), values >= presence_threshold(values), torch.tensor([False])])
     edges = (above[1:].int() - above[:-1].int()).nonzero().flatten().view(-1, 2)  # (start, end) of each run
     longest = int((edges[:, 1] - edges[:, 0]).argmax())
     return int(edges[longest, 0]), int(edges[longest, 1])

@@ -132,9 +132,9 @@ def localization_figure(
 ) -> Path:
     """Fig. 6: the middle frame of each segment with predicted (red) and true (green) boxes, frames
     outside ``interval`` greyed out; below, what chose the interval (shaded): the change between
-    segments k and k + 1 drawn at their boundary frame and the threshold (dashed), or, where the
-    interval came from a per-frame ``presence`` (a head's interval map), that level per frame and
-    the midpoint of its range."""
+    segments k and k + 1 drawn at their boundary frame, or, where the interval came from a per-frame
+    ``presence`` (a head's interval map), that level per frame; and the ``threshold`` (dashed) it was
+    held against."""
     start, end = interval
     shown = [min(k + segment_frames // 2, len(frames) - 1) for k in range(0, len(frames), segment_frames)]
     legend = "red: predicted" + (", green: ground truth" if true_boxes is not None else "")
@@ -151,7 +151,7 @@ def localization_figure(
     if presence is None:
         _plot_changes(plot, changes, segment_frames, threshold)
     else:
-        _plot_presence(plot, presence)
+        _plot_presence(plot, presence, threshold)
     plot.set_xlim(0, len(frames))
     plot.set_xlabel("frame", fontsize=7)
     plot.tick_params(labelsize=7)
@@ -172,12 +172,12 @@ def _plot_changes(plot, changes: Sequence[float], segment_frames: int, threshold
     plot.set_ylim(0, 1.05 * top)
 
 
-def _plot_presence(plot, presence: Sequence[float]) -> None:
-    """The per-frame presence level (drawn over each frame's extent) and the midpoint of its range."""
+def _plot_presence(plot, presence: Sequence[float], threshold: float) -> None:
+    """The per-frame presence level (drawn over each frame's extent) and the level it had to reach."""
     levels = np.asarray(presence, dtype=np.float64)
     plot.step(np.arange(len(levels) + 1), np.append(levels, levels[-1]), where="post", color="C0",
               label="presence (mean of the interval map)")
-    plot.axhline((levels.min() + levels.max()) / 2, color="C3", linestyle="--", label="midpoint of its range")
+    plot.axhline(threshold, color="C3", linestyle="--", label=f"midpoint of its range {threshold:.3g}")
 
 
 def affordance_figure(
