@@ -1,4 +1,6 @@
-# `make demo` and `make test` each set up .venv (pinned, from pyproject.toml) first.
+# `make demo` and `make test` each set up .venv (pinned, from pyproject.toml) first. --no-compile:
+# Python compiles what it imports when it first imports it, instead of pip compiling every file of
+# the wheels (torch's included) at install time; measured 55 s against 90 s for the install.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed-stamp
@@ -8,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet --no-compile -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
