@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from einops import rearrange
 
 from actattn.backbones import SmallCNN, create_backbone
 
@@ -114,3 +115,18 @@ def test_the_atrous_grid_is_twice_as_fine_with_the_same_weights() -> None:
     assert fine.output_stride == 4 and fine(torch.zeros(1, 3, 2, 64, 44)).shape == (1, 2, 128, 16, 11)
     with pytest.raises(ValueError, match="output_stride must be 8 or 4"):
         SmallCNN(output_stride=2)
+
+
+def test_frozen_stages_compute_what_their_layers_compute() -> None:
+    torch.manual_seed(0)
+    backbone = SmallCNN((1, 1), frozen_stages=4)
+    for norm in backbone.stages[: backbone.frozen_layers]:
+        if isinstance(norm, torch.nn.BatchNorm2d):  # statistics and affine far from the identity
+            norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(0.5, 2)
+            torch.nn.init.uniform_(norm.weight, 0.5, 2), torch.nn.init.uniform_(norm.bias, -1, 1)
+    backbone.train()
+    video = torch.randn(2, 3, 2, 32, 32)
+    layer_by_layer = backbone.stages(rearrange(video, "b c t h w -> (b t) c h w"))
+    torch.testing.assert_close(backbone(video), rearrange(layer_by_layer, "(b t) c h w -> b t c h w", b=2),
+                               atol=1e-5, rtol=1e-5)
+    assert all(not p.requires_grad for p in backbone.stages[: backbone.frozen_layers].parameters())
