@@ -200,7 +200,8 @@ class Localization:
     and their ``scores``; the action ``interval`` (start, end), end exclusive; ``changes``, the KL
     divergence between consecutive segments of ``segment_frames`` frames (eq. 12); ``affordance``
     (T, H, W) bool; ``presence``, the per-frame level the interval came from (a head's interval
-    map), or None (the interval came from the changes)."""
+    map), or None (the interval came from the changes); ``threshold``, what the interval's changes
+    or presence were held against (the KL threshold, or the presence's midpoint)."""
 
     boxes: list[list[Box]]
     scores: list[list[float]]
@@ -208,6 +209,7 @@ class Localization:
     changes: list[float]
     segment_frames: int
     affordance: np.ndarray
+    threshold: float
     presence: list[float] | None = None
 
 
@@ -229,6 +231,7 @@ def localize_maps(weights: Tensor, geometry: FrameGeometry, fps: float, num_obje
         changes=segment_changes(weights, fps, SEGMENT_SECONDS).tolist(),
         segment_frames=frames_per_segment(fps, SEGMENT_SECONDS),
         affordance=np.stack([affordance_mask(m, AFFORDANCE_THRESHOLD).numpy() for m in affordance_maps]),
+        threshold=KL_THRESHOLD if levels is None else presence_threshold(levels),
         presence=None if levels is None else levels.tolist(),
     )
 
@@ -304,7 +307,8 @@ def clip_record(clip_id: str, localized: LocalizedVideo, class_names: Sequence[s
         "map_weights": localized.weighting,
         "affordance_map": localized.affordance_key, "interval_map": localized.interval_key,
         "num_objects": localized.num_objects,
-        "interval": list(loc.interval), "presence": loc.presence, "segment_frames": loc.segment_frames, "segment_changes": [c if np.isfinite(c) else None for c in loc.changes],
+        "interval": list(loc.interval), "presence": loc.presence, "segment_frames": loc.segment_frames,
+        "segment_changes": [c if np.isfinite(c) else None for c in loc.changes],
         "frames": [{"boxes": [list(b) for b in boxes], "scores": scores, "affordance": encode_mask(mask)}
                    for boxes, scores, mask in zip(loc.boxes, loc.scores, loc.affordance)],
     }
@@ -347,8 +351,8 @@ def write_pictures(clip_id: str, video: LocalizedVideo, class_names: Sequence[st
         attention_strip(frames, maps, out / f"{clip_id}-attention.png", title),
         localization_figure(frames, loc.boxes, loc.interval, loc.changes, loc.segment_frames,
                             out / f"{clip_id}-localization.png", true_boxes=true_boxes, presence=loc.presence,
-                            threshold=KL_THRESHOLD if loc.presence is None else presence_threshold(loc.presence), title=f"{title}; {video.map_key} map, interval from "
-                            f"{video.interval_key}"),
+                            threshold=loc.threshold,
+                            title=f"{title}; {video.map_key} map, interval from {video.interval_key}"),
         affordance_figure(frames, loc.affordance, out / f"{clip_id}-affordance.png", interval=loc.interval,
                           contact=None if truth is None else truth.contact,
                           title=f"{title}; {video.affordance_key} map"),
