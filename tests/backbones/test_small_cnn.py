@@ -130,3 +130,11 @@ def test_frozen_stages_compute_what_their_layers_compute() -> None:
     torch.testing.assert_close(backbone(video), rearrange(layer_by_layer, "(b t) c h w -> b t c h w", b=2),
                                atol=1e-5, rtol=1e-5)
     assert all(not p.requires_grad for p in backbone.stages[: backbone.frozen_layers].parameters())
+
+
+def test_a_frozen_batchnorm_in_training_mode_is_not_folded() -> None:
+    torch.manual_seed(0)
+    backbone = SmallCNN((1, 1), frozen_stages=4)  # as built: every BatchNorm in training mode
+    video = torch.randn(2, 3, 2, 32, 32)
+    layer_by_layer = backbone.stages(rearrange(video, "b c t h w -> (b t) c h w"))
+    torch.testing.assert_close(backbone(video), rearrange(layer_by_layer, "(b t) c h w -> b t c h w", b=2))
