@@ -6,6 +6,7 @@ import torch
 from einops import rearrange
 
 from actattn.backbones import SmallCNN, create_backbone
+from actattn.experiment import fit, merged
 
 
 def test_64px_gives_8x8() -> None:
@@ -132,9 +133,15 @@ def test_frozen_stages_compute_what_their_layers_compute() -> None:
     assert all(not p.requires_grad for p in backbone.stages[: backbone.frozen_layers].parameters())
 
 
-def test_a_frozen_batchnorm_in_training_mode_is_not_folded() -> None:
-    torch.manual_seed(0)
-    backbone = SmallCNN((1, 1), frozen_stages=4)  # as built: every BatchNorm in training mode
-    video = torch.randn(2, 3, 2, 32, 32)
-    layer_by_layer = backbone.stages(rearrange(video, "b c t h w -> (b t) c h w"))
-    torch.testing.assert_close(backbone(video), rearrange(layer_by_layer, "(b t) c h w -> b t c h w", b=2))
+def test_frozen_stages_keep_their_weights_and_statistics_through_a_fit(tiny_config: dict) -> None:
+    """A real Lightning fit, which never calls ``train()``: the frozen BatchNorms must not update."""
+    backbone_kwargs = {"dilations": [1, 1], "frozen_stages": 4}
+    config = merged(tiny_config, model={"pretrained": True, "backbone_kwargs": backbone_kwargs})
+    before = SmallCNN((1, 1), pretrained=True, frozen_stages=4).state_dict()
+    module, _, _ = fit(config)
+    after = module.model.backbone.state_dict()
+    frozen = [name for name in before if int(name.split(".")[1]) < module.model.backbone.frozen_layers]
+    assert any(name.endswith("running_mean") for name in frozen)
+    for name in frozen:
+        torch.testing.assert_close(after[name], before[name], rtol=0, atol=0, msg=f"{name} changed")
+    assert not torch.equal(after["stages.15.weight"], before["stages.15.weight"])  # the last stage learns
