@@ -134,7 +134,7 @@ def test_frozen_stages_compute_what_their_layers_compute() -> None:
 
 
 def test_frozen_stages_keep_their_weights_and_statistics_through_a_fit(tiny_config: dict) -> None:
-    """A real Lightning fit, which never calls ``train()``: the frozen BatchNorms must not update."""
+    """A real Lightning fit, which need not call ``train()``: the frozen BatchNorms must not update."""
     backbone_kwargs = {"dilations": [1, 1], "frozen_stages": 4}
     config = merged(tiny_config, model={"pretrained": True, "backbone_kwargs": backbone_kwargs})
     before = SmallCNN((1, 1), pretrained=True, frozen_stages=4).state_dict()

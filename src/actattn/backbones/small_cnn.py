@@ -79,7 +79,7 @@ class SmallCNN(nn.Module):
             raise ValueError(f"SmallCNN: frozen_stages must be in [0, {len(stages)}], got {frozen_stages}")
         self.stages = nn.Sequential(*(layer for stage in stages for layer in stage))
         self.frozen_layers = sum(len(stage) for stage in stages[:frozen_stages])
-        self.stages[: self.frozen_layers].requires_grad_(False).eval()  # Lightning's fit never calls train()
+        self.stages[: self.frozen_layers].requires_grad_(False).eval()  # a Lightning fit need not call train()
         self.out_channels: int = channels
         self.output_stride = output_stride
         if pretrained:
