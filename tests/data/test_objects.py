@@ -26,7 +26,7 @@ from actattn.data.objects import (
 )
 from actattn.data.object_slots import paste_objects
 from actattn.data.sampling import noise_rng
-from actattn.data.synthetic_write import load_groundtruth
+from actattn.data.synthetic.write import load_groundtruth
 from actattn.data.transforms import CenterCrop, HorizontalFlip, Resize
 from actattn.data.video import write_video
 from actattn.detect import PERSON, DetectSettings, Detections, MaskDetector, detect_folder, list_videos

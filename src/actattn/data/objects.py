@@ -267,8 +267,8 @@ class SynthHOIObjects(ObjectSource):
         self.groundtruth_dir = Path(groundtruth_dir)
 
     def frames(self, video_id: str, indices: Sequence[int], size: tuple[int, int]) -> list[FrameObjects]:
-        # imported here: synthetic_write imports ssv2, which imports sampling, which imports this module
-        from actattn.data.synthetic_write import load_groundtruth
+        # imported here: synthetic.write imports ssv2, which imports sampling, which imports this module
+        from actattn.data.synthetic.write import load_groundtruth
 
         path = self.groundtruth_dir / f"{video_id}.npz"
         if not path.is_file():

@@ -24,8 +24,8 @@ import numpy as np
 from tqdm import tqdm
 
 from actattn.data.ssv2 import class_name, release_file
-from actattn.data.synthetic import (CONTEXTS, KEYPOINT_NAMES, OBJECTS, TEMPLATES, SynthConfig,
-                                    render_scene_for_label)
+from actattn.data.synthetic.catalog import CONTEXTS, KEYPOINT_NAMES, OBJECTS, TEMPLATES, SynthConfig
+from actattn.data.synthetic.scenes import render_scene_for_label
 from actattn.data.video import write_video
 
 _PACKED = ("masks", "arm_masks", "contact")
