@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
+import torch
 
 from actattn.demo import run_demo, table
 
@@ -21,23 +23,31 @@ def test_table_of_columns_no_model_has_says_so() -> None:
     assert table({"baseline": {"top1": 0.9}}, ("box_ap@0.3", "temporal_iou")) == "no model reports box_ap@0.3, temporal_iou"
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")  # Lightning's small-dataset hints
-def test_a_tiny_demo_with_localisation(tmp_path: Path, capsys) -> None:
-    dan = {"name": "dual_attention", "backbone": "small_cnn", "optimizer": "adam", "lr": 0.001}
-    config = {
-        "out": str(tmp_path / "out"),
+DAN = {"name": "dual_attention", "backbone": "small_cnn", "optimizer": "adam", "lr": 0.001}
+SELF = {**DAN, "head_kwargs": {"mode": "self", "embed_dim": 16, "prior_hidden": 16}}
+
+
+def tiny_config(out: Path, models: dict[str, dict]) -> dict:
+    """A demo config on 8/4/3 tiny scenes, one epoch, 3 clips localised."""
+    return {
+        "out": str(out),
         "pictures": 1,
         "localize": {"clips": 3},
         "synth": {"preset": "tiny", "seed": 0, "counts": {"train": 8, "validation": 4, "test": 3}, "workers": 1},
         "data": {"num_segments": 4, "size": 64, "short_side": 64, "batch_size": 4},
         "trainer": {"max_epochs": 1, "accelerator": "cpu", "devices": 1, "num_sanity_val_steps": 0,
                     "enable_progress_bar": False, "enable_model_summary": False},
-        "models": {
-            "baseline": {**dan, "head_kwargs": {"mode": "baseline", "embed_dim": 16, "prior_hidden": 16}},
-            "self": {**dan, "head_kwargs": {"mode": "self", "embed_dim": 16, "prior_hidden": 16}},
-            "average_pooling": {"name": "average_pooling", "backbone": "small_cnn"},  # no objects, maps all the same
-        },
+        "models": models,
     }
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # Lightning's small-dataset hints
+def test_a_tiny_demo_with_localisation(tmp_path: Path, capsys) -> None:
+    config = tiny_config(tmp_path / "out", {
+        "baseline": {**DAN, "head_kwargs": {"mode": "baseline", "embed_dim": 16, "prior_hidden": 16}},
+        "self": SELF,
+        "average_pooling": {"name": "average_pooling", "backbone": "small_cnn"},  # no objects, maps all the same
+    })
     results = run_demo(config)
     out = Path(config["out"])
     assert json.loads((out / "metrics.json").read_text()) == results
@@ -61,3 +71,28 @@ def test_a_tiny_demo_with_localisation(tmp_path: Path, capsys) -> None:
     printed = capsys.readouterr().out
     assert "localisation" in printed and "box_ap@0.5" in printed
     assert "self: object" in printed and "average_pooling: top_down" in printed and "pointing_game" in printed
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_seeds_render_once_train_each_seed_and_summarize(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    summary = run_demo(tiny_config(out, {"self": SELF}), seeds=[0, 1])
+    saved = json.loads((out / "seeds.json").read_text())
+    assert saved["seeds"] == [0, 1] and saved["summary"] == summary
+    assert not (out / "seed-0" / "data").exists() and (out / "data" / "videos").is_dir()
+    per_seed = [json.loads((out / f"seed-{s}" / "metrics.json").read_text()) for s in (0, 1)]
+    assert saved["per_seed"] == {"0": per_seed[0], "1": per_seed[1]}
+    for key in ("top1", "box_ap@0.3", "object/pointing_game"):
+        values = [run["self"][key] for run in per_seed]
+        assert summary["self"][key]["values"] == values
+        assert summary["self"][key]["mean"] == pytest.approx(statistics.mean(values))
+        assert summary["self"][key]["std"] == pytest.approx(statistics.stdev(values))
+    weights = [torch.load(out / f"seed-{s}" / "self" / "checkpoints" / "best.ckpt", weights_only=False)["state_dict"]
+               for s in (0, 1)]
+    assert any(not torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # the seed reached training
+    single = run_demo({**tiny_config(tmp_path / "single", {"self": SELF}), "seed": 1})
+    timing = ("train_seconds", "eval_seconds")
+    assert {k: v for k, v in single["self"].items() if k not in timing} == \
+        {k: v for k, v in per_seed[1]["self"].items() if k not in timing}
+    printed = capsys.readouterr().out
+    assert "over seeds 0, 1" in printed and "box_ap@0.3" in printed and " +- " in printed

@@ -109,7 +109,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     config = load_demo_config(args.config)
     if args.out:
         config["out"] = args.out
-    run_demo(config)
+    run_demo(config, args.seeds)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -178,6 +178,9 @@ def parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="render SynthHOI, train and compare models, write metrics and pictures")
     d.add_argument("--config", default="configs/demo.yaml")
     d.add_argument("--out", help="override the config's output folder")
+    d.add_argument("--seeds", type=int, nargs="+",
+                   help="train every model once per seed (instead of the config's seed), each into OUT/seed-S, "
+                        "and print each metric's mean and spread over them (OUT/seeds.json)")
     d.set_defaults(func=cmd_demo)
     return p
 

@@ -9,16 +9,23 @@ separate ``test`` scenes. Each model that makes attention maps also localises th
 ``localize.clips`` test clips (DAN Section 4) into ``localize/<model>/``: box AP, temporal IoU
 and mask IoU (the paper's Table 4), and for each of its maps the pointing game and the mass in
 box against the hand's and the manipulated objects' boxes, beside a uniform map's.
+
+With several training seeds (``actattn demo --seeds 0 1 2``) the scenes are rendered once into
+``data/``, each seed trains every model into ``seed-<s>/`` (the layout above), and ``seeds.json``
+and a printed table give each metric's mean and spread over the seeds beside the per-seed values:
+an order between models counts when it survives the seeds.
 """
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 
 from actattn.checkpoint import load_module
 from actattn.conjugates import from_synthhoi, pairs_figure, save_pairs
@@ -159,25 +166,42 @@ def localize(module: ActionRecognizer, datamodule: VideoDataModule, out: Path, c
     return scores.as_dict() if scores is not None else {}
 
 
-def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Render, then for each model: fit, choose ``best.ckpt`` on the validation split, and with it
-    test, draw pictures and localise on the test split."""
+def run_demo(config: dict[str, Any], seeds: Sequence[int] | None = None) -> dict[str, dict[str, Any]]:
+    """Render, then train and score every model (:func:`run_models`): once with the config's
+    ``seed`` into ``out``, or once per seed of ``seeds`` into ``out/seed-<s>``. Returns the
+    held-out metrics per model; over several seeds, their summary (:func:`summarize_seeds`)."""
     out = Path(config["out"])
     render(out / "data", **config["synth"])
     data = {**config["data"], **data_files(out / "data")}
-    pictures = config.get("pictures", 4)
     if config.get("conjugates") is not None:
         mined = from_synthhoi(out / "data", "train", **config["conjugates"])
         data["conjugates_file"] = str(save_pairs(mined.pairs, out / "data" / "conjugates-train.json"))
-        pairs_figure(out / "data", mined.pairs, mined.samples, out / "pictures" / "conjugates.png", count=pictures)
+        pairs_figure(out / "data", mined.pairs, mined.samples, out / "pictures" / "conjugates.png",
+                     count=config.get("pictures", 4))
+    if seeds is None:
+        return run_models(config, data, out, config.get("seed", 0))
+    per_seed = {seed: run_models(config, data, out / f"seed-{seed}", seed) for seed in seeds}
+    summary = summarize_seeds(per_seed)
+    save_json({"seeds": list(seeds), "summary": summary, "per_seed": per_seed}, out / "seeds.json")
+    print(f"\nSynthHOI test scenes over seeds {', '.join(map(str, seeds))}: mean +- standard deviation "
+          f"(per seed)\n" + seeds_table(summary))
+    print(f"\nseeds: {out / 'seeds.json'}")
+    return summary
+
+
+def run_models(config: dict[str, Any], data: dict[str, Any], out: Path, seed: int) -> dict[str, dict[str, float]]:
+    """For each model of the config, trained with ``seed`` into ``out/<model>`` on the ``data``
+    section: fit, choose ``best.ckpt`` on the validation split, and with it test, draw pictures and
+    localise on the test split; write ``out/metrics.json`` and print the three tables."""
+    pictures = config.get("pictures", 4)
     results = {}
     for name, section in config["models"].items():
         model = {key: value for key, value in section.items() if key != "data"}
-        run = {"seed": config.get("seed", 0), "out": out / name, "data": {**data, **section.get("data", {})},
+        run = {"seed": seed, "out": out / name, "data": {**data, **section.get("data", {})},
                "model": model, "trainer": config["trainer"]}
         if run["out"].exists():
             shutil.rmtree(run["out"])
-        print(f"\n=== training {name} ===")
+        print(f"\n=== training {name} (seed {seed}) ===")
         _, datamodule, train_seconds = fit(run)
         best = run["out"] / "checkpoints" / "best.ckpt"
         metrics, eval_seconds = evaluate(run, best)
@@ -192,3 +216,31 @@ def run_demo(config: dict[str, Any]) -> dict[str, dict[str, float]]:
           + attention_table(results))
     print(f"\nmetrics: {out / 'metrics.json'}   pictures: {out / 'pictures'}")
     return results
+
+
+def summarize_seeds(per_seed: dict[int, dict[str, dict[str, float]]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per model and metric (those every seed reports): ``mean``, ``std`` (the sample standard
+    deviation, ddof 1; 0 for one seed) and the per-seed ``values`` in the order of ``per_seed``."""
+    runs = list(per_seed.values())
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in runs[0]:
+        common = [key for key in runs[0][name] if all(key in run.get(name, {}) for run in runs)]
+        summary[name] = {}
+        for key in common:
+            values = [float(run[name][key]) for run in runs]
+            std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            summary[name][key] = {"mean": float(np.mean(values)), "std": std, "values": values}
+    return summary
+
+
+def seeds_table(summary: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """One line per model and metric of the demo's tables (top-1, object top-1, box AP, IoUs, each
+    map's pointing game and mass in box): mean +- std, then the per-seed values."""
+    keys = ("top1", "object_top1", *LOCALIZATION)
+    lines = []
+    for name, metrics in summary.items():
+        for key, m in metrics.items():
+            if key in keys or key.endswith(("/pointing_game", "/mass_in_box")):
+                values = " ".join(f"{v:.3f}" for v in m["values"])
+                lines.append(f"{name:<24} {key:<28} {m['mean']:.3f} +- {m['std']:.3f}   ({values})")
+    return "\n".join(lines) if lines else "no model reports a metric in every seed"
