@@ -25,6 +25,19 @@ def make_feats(b: int = 2, t: int = 3, h: int = 4, w: int = 5, seed: int = 1) ->
     return torch.randn(b, t, C, h, w, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
+def oriented_sum(t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """Reference for the documented orientation, cell by cell: per leading index and rank p (last
+    dim), flip t_p and h_p together when h_p < 0 where t_p * h_p peaks; then sum over p."""
+    t, h = torch.broadcast_tensors(t, h)
+    out = torch.zeros(t.shape[:-1], dtype=t.dtype)
+    for index in torch.cartesian_prod(*(torch.arange(n) for n in t.shape[:-3])).reshape(-1, t.ndim - 3).tolist():
+        for p in range(t.shape[-1]):
+            tp, hp = t[(*index, ..., p)], h[(*index, ..., p)]
+            sign = -1.0 if hp.flatten()[(tp * hp).flatten().argmax()] < 0 else 1.0
+            out[tuple(index)] += sign * tp
+    return out
+
+
 def locations(feats: torch.Tensor) -> torch.Tensor:
     """(B, T, C, H, W) -> X as (B, T, n, f)."""
     return rearrange(feats, "b t c h w -> b t (h w) c")
@@ -52,13 +65,34 @@ def test_combined_map_is_elementwise_product_and_explains_the_score() -> None:
     feats = make_feats()
     out = head(feats, class_maps=True)
     top_down, bottom_up, combined = out.aux["top_down"], out.attention["bottom_up"], out.aux["combined"]
-    torch.testing.assert_close(combined, top_down * bottom_up[:, :, None])  # eq. 11
+    torch.testing.assert_close(combined.abs(), (top_down * bottom_up[:, :, None]).abs())  # eq. 11, up to orientation
+    torch.testing.assert_close(out.attention["combined"], out.attention["top_down"] * bottom_up)  # eq. 11
     torch.testing.assert_close(out.logits["action"], combined.mean(dim=(-2, -1)).mean(dim=1) + head.bias)
     predicted = out.logits["action"].argmax(dim=1)
     for i, k in enumerate(predicted.tolist()):
         torch.testing.assert_close(out.attention["combined"][i], combined[i, :, k])
         torch.testing.assert_close(out.attention["top_down"][i], top_down[i, :, k])
     assert out.attention["bottom_up"].shape == (2, 3, 4, 5)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"rank": 2}, {"rank": 2, "class_specific": True}])
+def test_factor_maps_do_not_depend_on_the_joint_sign_the_scores_cannot_see(kwargs: dict) -> None:
+    head, feats = make_head(**kwargs), make_feats()
+    out = head(feats, class_maps=True)
+    with torch.no_grad():
+        head.top_down.weight.neg_()
+        head.bottom_up.weight.neg_()
+    flipped = head(feats, class_maps=True)
+    torch.testing.assert_close(flipped.logits["action"], out.logits["action"])
+    for maps, flipped_maps in ((out.attention, flipped.attention), (out.aux, flipped.aux)):
+        assert maps.keys() == flipped_maps.keys()
+        for name in maps:
+            torch.testing.assert_close(flipped_maps[name], maps[name])
+    if not kwargs:  # rank 1: both factors are positive where the combined map peaks, in every frame
+        combined = rearrange(out.attention["combined"], "b t h w -> b t (h w)")
+        peak = combined.argmax(dim=-1, keepdim=True)
+        for name in ("top_down", "bottom_up"):
+            assert (rearrange(out.attention[name], "b t h w -> b t (h w)").gather(-1, peak) > 0).all()
 
 
 @pytest.mark.parametrize("kwargs", [{"rank": 2}, {"rank": 2, "class_specific": True}, {"rank": 3, "pose_joints": 2}])
@@ -69,7 +103,9 @@ def test_combined_maps_explain_the_score_for_every_variant(kwargs: dict) -> None
     torch.testing.assert_close(out.logits["action"], out.aux["combined"].mean(dim=(-2, -1)).mean(dim=1) + head.bias)
     frames = rearrange(make_feats(), "b t c h w -> (b t) c h w")
     top_down = rearrange(head.top_down(frames), "(b t) (p k) h w -> b t k h w p", b=2, p=kwargs["rank"])
-    torch.testing.assert_close(out.aux["top_down"], top_down.sum(dim=-1))  # documented: summed over ranks
+    hidden = frames if head.pose_hidden is None else head.pose_hidden(frames)
+    bottom_up = rearrange(head.bottom_up(hidden), "(b t) (p k) h w -> b t k h w p", b=2, p=kwargs["rank"])
+    torch.testing.assert_close(out.aux["top_down"], oriented_sum(top_down, bottom_up))  # documented: oriented, summed
 
 
 def test_rank_p_score_is_sum_of_rank1_scores_from_weight_slices() -> None:
@@ -191,8 +227,9 @@ def test_pose_branch_feeds_bottom_up_through_the_hidden_layer() -> None:
     assert head.bottom_up.weight.shape == (1, 7, 1, 1)
     frames = rearrange(feats, "b t c h w -> (b t) c h w")
     hidden = torch.relu(head.pose_hidden[0](frames))
-    expected = rearrange(head.bottom_up(hidden)[:, 0], "(b t) h w -> b t h w", b=2)
-    torch.testing.assert_close(out.attention["bottom_up"], expected)
+    bottom_up = rearrange(head.bottom_up(hidden)[:, 0], "(b t) h w -> b t h w", b=2)
+    torch.testing.assert_close(out.attention["bottom_up"].abs(), bottom_up.abs())  # up to orientation
+    torch.testing.assert_close(out.attention["bottom_up"], out.attention["combined"] / out.attention["top_down"])
     torch.testing.assert_close(out.aux["pose"], rearrange(head.pose(hidden), "(b t) j h w -> b t j h w", b=2))
     logits = out.logits["action"] - head.bias
     assert not torch.allclose(head(-feats).logits["action"] - head.bias, logits)  # not quadratic in X

@@ -67,9 +67,26 @@ def project(x: Tensor, conv: nn.Conv2d) -> Tensor:
 
 def attention_maps(top_down: Tensor, bottom_up: Tensor) -> dict[str, Tensor]:
     """Rank-P maps t, h (..., P, H, W) -> "top_down", "combined" (eq. 11) and "bottom_up" (..., H, W),
-    each summed over P."""
-    return {"top_down": top_down.sum(dim=-3), "combined": (top_down * bottom_up).sum(dim=-3),
-            "bottom_up": bottom_up.sum(dim=-3)}
+    each summed over P, the factors oriented first (:func:`orient`)."""
+    combined = top_down * bottom_up
+    sign = orient(combined, bottom_up)
+    return {"top_down": (sign * top_down).sum(dim=-3), "combined": combined.sum(dim=-3),
+            "bottom_up": (sign * bottom_up).sum(dim=-3)}
+
+
+def orient(combined: Tensor, bottom_up: Tensor) -> Tensor:
+    """The sign s_p (..., P, 1, 1) that makes h_p positive where t_p o h_p is largest.
+
+    Negating a_{k,p} for every k together with b_p leaves every score unchanged (eq. 10-11), so the
+    factor maps t_{k,p} and h_p are defined only up to that joint sign, which the random
+    initialisation picks: the same trained function can show its bottom-up map or its negative
+    (measured on SynthHOI: a pointing game of 0.003 or 0.936 for one checkpoint). Each rank's pair
+    is therefore shown with both factors positive at the cell where it adds most to the class's
+    score, in each frame; the combined map is unchanged."""
+    flat = rearrange(combined, "... p h w -> ... p (h w)")
+    factor = rearrange(bottom_up.expand_as(combined), "... p h w -> ... p (h w)")  # a shared h_p: every class
+    at_peak = factor.gather(-1, flat.argmax(dim=-1, keepdim=True))
+    return torch.where(at_peak < 0, -1.0, 1.0).to(bottom_up.dtype)[..., None]
 
 
 class AttentionalPooling(Head):
@@ -94,15 +111,16 @@ class AttentionalPooling(Head):
     forward(feats (B, T, C, H, W), class_maps=False) returns ModelOutput with, all maps
     unnormalised (neither summing to 1 nor bounded):
         logits["action"]: (B, K) frame scores averaged over T.
-        attention["bottom_up"]: (B, T, H, W) sum_p h_p (for the predicted class when class_specific).
-        attention["top_down"]: (B, T, H, W) sum_p t_{k,p} for the predicted (argmax) class k.
+        attention["bottom_up"]: (B, T, H, W) sum_p s_p h_p (for the predicted class when class_specific).
+        attention["top_down"]: (B, T, H, W) sum_p s_p t_{k,p} for the predicted (argmax) class k.
+            s_p = +-1 orients each rank's pair, which the scores leave free (:func:`orient`).
         attention["combined"]: (B, T, H, W) c_k = sum_p t_{k,p} o h_p for the predicted class;
             its spatial mean plus bias_k is the frame score of k.
         aux["pose"]: (B, T, J, H, W) predicted keypoint heatmaps (pose_joints > 0 only).
       and only with ``class_maps=True``, the same maps for every class:
         aux["top_down"], aux["combined"]: (B, T, K, H, W).
         aux["bottom_up"]: (B, T, K, H, W) sum_p h_{k,p} per class (class_specific only).
-    For P > 1 the summed top-down and bottom-up maps are summaries; only the combined map
+    For P > 1 the summed (oriented) top-down and bottom-up maps are summaries; only the combined map
     explains the score exactly. In training mode the maps use the same dropped-out X as the scores.
     """
 
