@@ -119,7 +119,7 @@ class AttentionalPooling(Head):
         aux["pose"]: (B, T, J, H, W) predicted keypoint heatmaps (pose_joints > 0 only).
       and only with ``class_maps=True``, the same maps for every class:
         aux["top_down"], aux["combined"]: (B, T, K, H, W).
-        aux["bottom_up"]: (B, T, K, H, W) sum_p h_{k,p} per class (class_specific only).
+        aux["bottom_up"]: (B, T, K, H, W) sum_p s_p h_{k,p} per class (class_specific only).
     For P > 1 the summed (oriented) top-down and bottom-up maps are summaries; only the combined map
     explains the score exactly. In training mode the maps use the same dropped-out X as the scores.
     """
