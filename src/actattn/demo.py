@@ -145,6 +145,16 @@ def table(results: dict[str, dict[str, float]], columns: tuple[str, ...]) -> str
     return "\n".join(lines)
 
 
+def coverage_line(results: dict[str, dict[str, float]]) -> str:
+    """A line giving the box AP of the true boxes' own cell coverage (the same clips and grid for
+    every model), or nothing when no model was scored on boxes."""
+    scored = [m for m in results.values() if "box_ap_coverage@0.3" in m]
+    if not scored:
+        return ""
+    values = " / ".join(f"{scored[0][f'box_ap_coverage@{iou}']:.3f}" for iou in ("0.3", "0.4", "0.5"))
+    return f"\nbox AP@0.3 / 0.4 / 0.5 of a map that is each cell's coverage by the true boxes: {values}"
+
+
 def attention_table(results: dict[str, dict[str, float]]) -> str:
     """Per model and map: the pointing game and the mass in box, each beside a uniform map's."""
     rows = {}
@@ -211,7 +221,7 @@ def run_models(config: dict[str, Any], data: dict[str, Any], out: Path, seed: in
         results[name] |= localize(module, datamodule, out / "localize" / name, config["localize"]["clips"], pictures)
     save_json(results, out / "metrics.json")
     print("\nSynthHOI test scenes: recognition\n" + table(results, RECOGNITION))
-    print("\nSynthHOI test scenes: localisation\n" + table(results, LOCALIZATION))
+    print("\nSynthHOI test scenes: localisation\n" + table(results, LOCALIZATION) + coverage_line(results))
     print("\nSynthHOI test scenes: where each map points (hand and manipulated objects; uniform map beside)\n"
           + attention_table(results))
     print(f"\nmetrics: {out / 'metrics.json'}   pictures: {out / 'pictures'}")

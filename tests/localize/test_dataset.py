@@ -47,8 +47,8 @@ def test_dataset_localization_writes_json_pictures_and_scores(synth_root: Path, 
     scores = localize_dataset(module, synth_root, tmp_path, count=2, objects=vocabulary, progress=False)
     interpretability = {f"{name}/{score}" for name in ("action", "object") for score in
                         ("pointing_game", "mass_in_box", "pointing_game_uniform", "mass_in_box_uniform")}
-    assert set(scores.as_dict()) == {"box_ap@0.3", "box_ap@0.4", "box_ap@0.5", "temporal_iou", "mask_iou",
-                                     *interpretability}
+    box_ap = {f"box_ap{kind}@{iou}" for kind in ("", "_coverage") for iou in ("0.3", "0.4", "0.5")}
+    assert set(scores.as_dict()) == {*box_ap, "temporal_iou", "mask_iou", *interpretability}
     assert all(0 <= value <= 1 for value in scores.as_dict().values())
     assert scores.interpretability["object"].frames == sum(
         len([t for t in range(*np.load(synth_root / "groundtruth" / f"{i}.npz")["interval"])]) for i in (1, 2))

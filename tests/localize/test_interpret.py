@@ -6,6 +6,7 @@ from actattn.localize.evaluate import GroundTruth
 from actattn.localize.interpret import (
     InterpretabilityScores,
     attention_weights,
+    cell_coverage,
     cells_in_boxes,
     clip_interpretability,
     interpretability,
@@ -74,6 +75,18 @@ def test_cells_map_to_the_original_frame_through_the_resize():
     # a wide frame: cells 8 px high, 16 px wide; the box grown by 4 px and 8 px holds rows 0..1 and columns 0..1
     wide = cells_in_boxes([(0.0, 0.0, 16.0, 8.0)], FrameGeometry((64, 128), (64, 64), 8))
     assert wide[:2, :2].all() and wide.sum() == 4
+
+
+def test_cell_coverage_is_the_share_of_each_cell_a_box_covers():
+    coverage = cell_coverage([(12.0, 16.0, 32.0, 20.0)], PLAIN)  # columns 1.5..4, half of row 2
+    assert coverage[2, 1] == 0.25 and (coverage[2, 2:4] == 0.5).all() and coverage.sum() == 1.25
+    assert coverage.sum() * 8 * 8 == 20 * 4  # the cells' covered pixels add up to the box's area
+    overlapping = cell_coverage([(0.0, 0.0, 8.0, 8.0), (4.0, 0.0, 12.0, 8.0)], PLAIN)
+    assert overlapping[0, 0] == 1.0 and overlapping[0, 1] == 0.5  # the most any one box covers, not the sum
+    # 96 px frames resized to 64 px: 12 px cells, so a 12 px box covers one cell in full
+    resized = cell_coverage([(36.0, 36.0, 48.0, 48.0)], FrameGeometry((96, 96), (64, 64), 8))
+    assert resized[3, 3] == 1.0 and resized.sum() == 1.0
+    assert not cell_coverage([], PLAIN).any()
 
 
 def test_distributions_are_used_as_they_are():

@@ -22,7 +22,14 @@ from actattn.data.ssv2 import read_split, release_file
 from actattn.data.video import read_video, video_fps
 from actattn.localize.evaluate import GroundTruth, LocalizationScores, evaluate_clip, summarize
 from actattn.localize.interpret import clip_interpretability, pool_scores
-from actattn.localize.run import NULL_OBJECT, clip_record, localize_frames, write_pictures, write_report
+from actattn.localize.run import (
+    NULL_OBJECT,
+    clip_record,
+    coverage_localization,
+    localize_frames,
+    write_pictures,
+    write_report,
+)
 from actattn.train import ActionRecognizer
 
 if TYPE_CHECKING:
@@ -77,8 +84,9 @@ def localize_dataset(
 ) -> LocalizationScores | None:
     """Localise the first ``count`` clips of an SSv2-layout split; write ``out/localization.json``
     and ``out/pictures/`` (of the first ``pictures`` clips; all if None); return the scores over
-    the clips with ground truth (None if none has): box AP, temporal and mask IoU, and each map's
-    pointing game and mass in box.
+    the clips with ground truth (None if none has): box AP (and that of the true boxes' own cell
+    coverage, the grid's reference), temporal and mask IoU, and each map's pointing game and mass
+    in box.
 
     ``data`` is a split file or a root holding ``something-something-v2-validation.json``; videos
     are ``videos/{id}.mp4`` or ``.webm`` beside it, ground truth ``groundtruth/{id}.npz`` (SynthHOI)
@@ -92,7 +100,7 @@ def localize_dataset(
     split = release_file(data, "validation") if data.is_dir() else data
     names = module.hparams.class_names
     entries = read_split(split, {name: i for i, name in enumerate(names)})[:count]
-    records, evaluations, interpretability = [], [], {}
+    records, evaluations, coverage, interpretability = [], [], [], {}
     for position, entry in enumerate(tqdm(entries, desc=f"localize -> {out}", unit="clip", disable=not progress)):
         path = _video_file(split.parent / "videos", entry.id, split)
         labels = None
@@ -109,6 +117,8 @@ def localize_dataset(
         if truth is not None:
             evaluation = evaluate_clip(video.localization, truth, np.random.default_rng([seed, position]))
             evaluations.append(evaluation)
+            coverage.append(evaluate_clip(coverage_localization(truth, video.geometry, video.fps), truth,
+                                          np.random.default_rng([seed, position])))
             maps = {name: clip_interpretability(m, video.geometry, truth) for name, m in video.attention.maps.items()}
             for name, clip_scores in maps.items():
                 interpretability.setdefault(name, []).append(clip_scores)
@@ -120,7 +130,7 @@ def localize_dataset(
     scores = None
     if evaluations:
         pooled = {name: pool_scores(clips) for name, clips in interpretability.items()}
-        scores = replace(summarize(evaluations), interpretability=pooled)
+        scores = replace(summarize(evaluations), interpretability=pooled, box_ap_coverage=summarize(coverage).box_ap)
     write_report(out / "localization.json", module, records, scores)
     return scores
 

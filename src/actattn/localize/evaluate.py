@@ -141,17 +141,22 @@ class LocalizationScores:
     box_ap: AP per IoU threshold (Table 4), from `box_average_precision`.
     temporal_iou: mean temporal IoU over videos; mask_iou: mean mask IoU over images.
     interpretability: per map name, its pointing game and mass in box (:mod:`actattn.localize.interpret`).
+    box_ap_coverage: box AP of a reference map, each frame's cell coverage by the true boxes
+    (:func:`~actattn.localize.run.coverage_localization`): what the box rule makes of the grid.
     """
 
     box_ap: dict[float, float] = field(default_factory=dict)
     temporal_iou: float | None = None
     mask_iou: float | None = None
     interpretability: dict[str, InterpretabilityScores] = field(default_factory=dict)
+    box_ap_coverage: dict[float, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, float]:
-        """Flat names for loggers and tables: "box_ap@0.3", ..., "temporal_iou", "mask_iou", and
-        per map "<map>/pointing_game", "<map>/mass_in_box", "<map>/pointing_game_uniform", ..."""
+        """Flat names for loggers and tables: "box_ap@0.3", ..., "box_ap_coverage@0.3", ...,
+        "temporal_iou", "mask_iou", and per map "<map>/pointing_game", "<map>/mass_in_box",
+        "<map>/pointing_game_uniform", ..."""
         scores = {f"box_ap@{iou:g}": value for iou, value in self.box_ap.items()}
+        scores |= {f"box_ap_coverage@{iou:g}": value for iou, value in self.box_ap_coverage.items()}
         if self.temporal_iou is not None:
             scores["temporal_iou"] = self.temporal_iou
         if self.mask_iou is not None:

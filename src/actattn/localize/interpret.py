@@ -71,6 +71,23 @@ def cells_in_boxes(boxes: Sequence[Box], geometry: FrameGeometry) -> np.ndarray:
     return inside
 
 
+def cell_coverage(boxes: Sequence[Box], geometry: FrameGeometry) -> np.ndarray:
+    """Float (h, w): the share of each cell's pixels inside one of the boxes (frame pixels), the
+    most that any one box covers. Cell (i, j) covers frame pixels [i c_h, (i + 1) c_h) x
+    [j c_w, (j + 1) c_w), c = the stride in frame pixels."""
+    (height, width), (in_h, in_w), s = geometry.frame_size, geometry.input_size, geometry.stride
+    grid_h, grid_w = geometry.grid
+    rows, cols = np.arange(grid_h + 1) * s * height / in_h, np.arange(grid_w + 1) * s * width / in_w
+
+    def share(lo: float, hi: float, edges: np.ndarray) -> np.ndarray:
+        return np.clip(np.minimum(hi, edges[1:]) - np.maximum(lo, edges[:-1]), 0, None) / np.diff(edges)
+
+    coverage = np.zeros((grid_h, grid_w))
+    for x1, y1, x2, y2 in boxes:
+        coverage = np.maximum(coverage, np.outer(share(y1, y2, rows), share(x1, x2, cols)))
+    return coverage
+
+
 @dataclass(frozen=True)
 class InterpretabilityScores:
     """One clip's (or pooled clips') scores over ``frames`` frames; see the module docstring.

@@ -65,7 +65,7 @@ from actattn.data.sampling import segment_indices
 from actattn.data.transforms import Compose, Normalize, Resize
 from actattn.localize.affordance import affordance_mask
 from actattn.localize.evaluate import EVALUATION_FRAMES, GroundTruth, LocalizationScores
-from actattn.localize.interpret import attention_weights
+from actattn.localize.interpret import attention_weights, cell_coverage
 from actattn.localize.spatial import Box, FrameGeometry, box_scores, boxes_from_attention
 from actattn.localize.temporal import (
     frames_per_segment,
@@ -234,6 +234,15 @@ def localize_maps(weights: Tensor, geometry: FrameGeometry, fps: float, num_obje
         threshold=KL_THRESHOLD if levels is None else presence_threshold(levels),
         presence=None if levels is None else levels.tolist(),
     )
+
+
+def coverage_localization(truth: GroundTruth, geometry: FrameGeometry, fps: float) -> Localization:
+    """The localisation of a reference map: on each frame the share of every feature cell that the
+    manipulated objects' true boxes cover (:func:`cell_coverage`), made a distribution, with as
+    many boxes as objects. Its box AP is what the 60% rule makes of a map that is exactly the
+    objects, at this grid's resolution: how far a model's maps are from the best the grid allows."""
+    coverage = np.stack([cell_coverage(truth.frame_boxes(t), geometry) for t in range(len(truth.boxes))])
+    return localize_maps(attention_weights(torch.from_numpy(coverage))[0], geometry, fps, max(1, truth.boxes.shape[1]))
 
 
 @dataclass
