@@ -17,7 +17,7 @@ from actattn.localize.run import (
     attention_weights,
     choose_map,
     clip_record,
-    coverage_localization,
+    coverage_boxes,
     decode_mask,
     encode_mask,
     frame_attention,
@@ -286,10 +286,9 @@ def test_the_true_boxes_coverage_map_gives_back_the_true_boxes():
     # two objects on 64 px frames at stride 8: a cell-aligned 16 x 24 box and a 16 x 16 box half a cell off the grid
     boxes = np.tile(np.array([[16.0, 16.0, 32.0, 40.0], [40.0, 44.0, 56.0, 60.0]], np.float32), (4, 1, 1))
     truth = GroundTruth(boxes, (0, 4), np.zeros((4, 64, 64), bool), np.zeros((4, 4), np.float32))
-    localization = coverage_localization(truth, FrameGeometry((64, 64), (64, 64), 8), FPS)
-    for frame in localization.boxes:
+    for frame in coverage_boxes(truth, FrameGeometry((64, 64), (64, 64), 8), range(4))[0]:
         assert len(frame) == 2  # as many boxes as objects
         ious = box_iou(torch.tensor(frame), torch.from_numpy(boxes[0])).max(dim=0).values
         assert (ious > 0.6).all(), ious
     one = GroundTruth(boxes[:, :1], (0, 4), np.zeros((4, 64, 64), bool), np.zeros((4, 4), np.float32))
-    assert all(len(frame) == 1 for frame in coverage_localization(one, FrameGeometry((64, 64), (64, 64), 8), FPS).boxes)
+    assert all(len(frame) == 1 for frame in coverage_boxes(one, FrameGeometry((64, 64), (64, 64), 8), range(4))[0])

@@ -20,12 +20,12 @@ from tqdm import tqdm
 from actattn.data.object_slots import paste_objects
 from actattn.data.ssv2 import read_split, release_file
 from actattn.data.video import read_video, video_fps
-from actattn.localize.evaluate import GroundTruth, LocalizationScores, evaluate_clip, summarize
+from actattn.localize.evaluate import GroundTruth, LocalizationScores, box_average_precision, evaluate_clip, summarize
 from actattn.localize.interpret import clip_interpretability, pool_scores
 from actattn.localize.run import (
     NULL_OBJECT,
     clip_record,
-    coverage_localization,
+    coverage_boxes,
     localize_frames,
     write_pictures,
     write_report,
@@ -117,8 +117,7 @@ def localize_dataset(
         if truth is not None:
             evaluation = evaluate_clip(video.localization, truth, np.random.default_rng([seed, position]))
             evaluations.append(evaluation)
-            coverage.append(evaluate_clip(coverage_localization(truth, video.geometry, video.fps), truth,
-                                          np.random.default_rng([seed, position])))
+            coverage.append((*coverage_boxes(truth, video.geometry, evaluation.frames), evaluation.true_boxes))
             maps = {name: clip_interpretability(m, video.geometry, truth) for name, m in video.attention.maps.items()}
             for name, clip_scores in maps.items():
                 interpretability.setdefault(name, []).append(clip_scores)
@@ -130,7 +129,8 @@ def localize_dataset(
     scores = None
     if evaluations:
         pooled = {name: pool_scores(clips) for name, clips in interpretability.items()}
-        scores = replace(summarize(evaluations), interpretability=pooled, box_ap_coverage=summarize(coverage).box_ap)
+        scores = replace(summarize(evaluations), interpretability=pooled,
+                         box_ap_coverage=box_average_precision(*(sum(lists, []) for lists in zip(*coverage))))
     write_report(out / "localization.json", module, records, scores)
     return scores
 

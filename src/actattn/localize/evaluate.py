@@ -142,7 +142,7 @@ class LocalizationScores:
     temporal_iou: mean temporal IoU over videos; mask_iou: mean mask IoU over images.
     interpretability: per map name, its pointing game and mass in box (:mod:`actattn.localize.interpret`).
     box_ap_coverage: box AP of a reference map, each frame's cell coverage by the true boxes
-    (:func:`~actattn.localize.run.coverage_localization`): what the box rule makes of the grid.
+    (:func:`~actattn.localize.run.coverage_boxes`): what the box rule makes of the grid.
     """
 
     box_ap: dict[float, float] = field(default_factory=dict)

@@ -213,6 +213,12 @@ class Localization:
     presence: list[float] | None = None
 
 
+def map_boxes(frame_maps: Tensor, num_objects: int) -> tuple[list[list[Box]], list[list[float]]]:
+    """Per frame of ``frame_maps`` (T, H, W), its boxes (at most ``num_objects``) and their scores."""
+    boxes = [boxes_from_attention(m, BOX_THRESHOLD, num_objects=num_objects) for m in frame_maps]
+    return boxes, [box_scores(m, b) for m, b in zip(frame_maps, boxes)]
+
+
 def localize_maps(weights: Tensor, geometry: FrameGeometry, fps: float, num_objects: int,
                   affordance_weights: Tensor | None = None, presence: Tensor | None = None) -> Localization:
     """Boxes (at most ``num_objects`` per frame) and interval from per-frame distributions
@@ -221,11 +227,11 @@ def localize_maps(weights: Tensor, geometry: FrameGeometry, fps: float, num_obje
     where given (the head's ``interval_map``), else from the change of ``weights``."""
     frame_maps = geometry.to_frame(weights)
     affordance_maps = frame_maps if affordance_weights is None else geometry.to_frame(affordance_weights)
-    boxes = [boxes_from_attention(m, BOX_THRESHOLD, num_objects=num_objects) for m in frame_maps]
+    boxes, scores = map_boxes(frame_maps, num_objects)
     levels = None if presence is None else presence.mean(dim=(1, 2))
     return Localization(
         boxes=boxes,
-        scores=[box_scores(m, b) for m, b in zip(frame_maps, boxes)],
+        scores=scores,
         interval=(trim_interval(weights, fps, SEGMENT_SECONDS, KL_THRESHOLD, MIN_SECONDS) if levels is None
                   else presence_interval(levels)),
         changes=segment_changes(weights, fps, SEGMENT_SECONDS).tolist(),
@@ -236,13 +242,14 @@ def localize_maps(weights: Tensor, geometry: FrameGeometry, fps: float, num_obje
     )
 
 
-def coverage_localization(truth: GroundTruth, geometry: FrameGeometry, fps: float) -> Localization:
-    """The localisation of a reference map: on each frame the share of every feature cell that the
-    manipulated objects' true boxes cover (:func:`cell_coverage`), made a distribution, with as
+def coverage_boxes(truth: GroundTruth, geometry: FrameGeometry, frames: Sequence[int]) -> tuple[list[list[Box]], list[list[float]]]:
+    """The boxes and scores, on ``frames``, of a reference map: the share of every feature cell that
+    the manipulated objects' true boxes cover (:func:`cell_coverage`), made a distribution, with as
     many boxes as objects. Its box AP is what the 60% rule makes of a map that is exactly the
     objects, at this grid's resolution: how far a model's maps are from the best the grid allows."""
-    coverage = np.stack([cell_coverage(truth.frame_boxes(t), geometry) for t in range(len(truth.boxes))])
-    return localize_maps(attention_weights(torch.from_numpy(coverage))[0], geometry, fps, max(1, truth.boxes.shape[1]))
+    coverage = np.stack([cell_coverage(truth.frame_boxes(t), geometry) for t in frames])
+    frame_maps = geometry.to_frame(attention_weights(torch.from_numpy(coverage))[0])
+    return map_boxes(frame_maps, max(1, truth.boxes.shape[1]))
 
 
 @dataclass
