@@ -16,7 +16,8 @@ from typing import Any
 from actattn.data.csv_list import CsvVideoList, max_label, read_csv_list
 from actattn.data.conjugates import WithConjugates
 from actattn.data.loaders import SplitDataModule, check_label_options
-from actattn.data.objects import OBJECT_SOURCES, ObjectNoise, ObjectSource, build_object_source
+from actattn.data.object_sources import OBJECT_SOURCES, build_object_source
+from actattn.data.objects import ObjectNoise, ObjectSource
 from actattn.data.pose import JOINT_NAMES
 from actattn.data.records import FormatData, load_format
 from actattn.data.sampling import ClipDataset
@@ -60,7 +61,7 @@ class VideoDataModule(SplitDataModule):
     keypoints``; ``"mpii"``; ``"synthhoi"``): a flip swaps their left and right channels, so
     ``keypoints`` with ``flip`` need it. ``num_classes`` and ``class_names`` are set by :meth:`setup`.
 
-    ``object_source`` gives every sampled frame its object instances (:mod:`actattn.data.objects`:
+    ``object_source`` gives every sampled frame its object instances (:mod:`actattn.data.object_sources`:
     ``"object_masks"`` (T, K, ``object_mask_size``, ``object_mask_size``) float32 in [0, 1] and
     ``"object_classes"`` (T, K) int64, -1 for an empty slot; K padded per batch), moved with the
     crops and flips: ``"detections"`` reads ``detections_dir/{id}.npz`` from ``actattn detect``

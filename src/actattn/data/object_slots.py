@@ -1,6 +1,6 @@
 """Object instances in the batch layout: box masks pasted onto a grid over the transformed frame
 (:func:`paste_objects`), and a batch's clips padded to its largest number of slots
-(:func:`pad_object_slots`). The sources that read the instances are in :mod:`actattn.data.objects`.
+(:func:`pad_object_slots`). The sources that read the instances are in :mod:`actattn.data.object_sources`.
 """
 from __future__ import annotations
 

@@ -168,7 +168,7 @@ def format_scores(scores: LocalizationScores) -> str:
 def cmd_localize(args: argparse.Namespace) -> None:
     """Run ``actattn localize`` and print the scores table (or the one video's result)."""
     from actattn.checkpoint import load_module
-    from actattn.data.objects import build_object_source
+    from actattn.data.object_sources import build_object_source
     from actattn.data.ssv2_objects import ObjectVocabulary
 
     module = load_module(args.checkpoint, "cuda" if torch.cuda.is_available() else "cpu")
