@@ -16,16 +16,15 @@ from actattn.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from actattn.data.video import write_video
 from actattn.extract import (
     ExtractSettings,
-    FeatureMap,
     Job,
     build_backbone,
-    conjugate_file,
     extract_clip,
     extract_jobs,
     is_complete,
     list_jobs,
     step_spans,
 )
+from actattn.feature_files import FeatureMap, conjugate_file
 from actattn.files import partial_path
 
 SETTINGS = ExtractSettings(backbone="small_cnn", weights="random", size=(32, 48))

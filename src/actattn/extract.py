@@ -15,7 +15,7 @@ Jobs (:func:`list_jobs`):
   (seconds through the video's frame rate, as :func:`~actattn.data.video.frame_span` rounds them);
 - with ``--conjugates PAIRS.json`` (the cache of ``actattn conjugates``, videos relative to the
   cache's folder, as it writes them, or to ``--conjugate-root``), every distinct conjugate clip, frames ``[start, stop)`` of a video ->
-  ``OUT/conjugates/{video stem}_{start}-{stop}.pt`` (:func:`conjugate_file`), extracted from those
+  ``OUT/conjugates/{video stem}_{start}-{stop}.pt`` (:func:`~actattn.feature_files.conjugate_file`), extracted from those
   frames alone, so the map of a lead-in never sees the action that follows it.
 
 Frames are decoded one at a time (PyAV), resized to ``--size H W`` (bilinear, antialiased; the
@@ -27,31 +27,19 @@ window adding no new frame is not run and the last may be shorter; memory then h
 windows (``--batch-size`` of them). The map is the windows' maps concatenated in time; with
 S < N consecutive windows' steps cover overlapping frames.
 
-File (:class:`FeatureMap`), ``torch.save`` of a dict, written atomically:
-- ``features`` (T', C, H', W') float16 (T' = ceil(frames / temporal_stride) for a whole clip);
-- ``step_frames`` (T', 2) int64: the frames ``[first, stop)`` each step nominally covers (its
-  window's frames cut by the backbone's ``temporal_stride``; evenly where the backbone's T' is not
-  ``ceil(n / temporal_stride)``), 0-based in decode order;
-- ``meta``: ``settings`` (the JSON of :class:`ExtractSettings`: backbone, its kwargs, weights, size,
-  window, stride), ``video`` (the source), ``frames`` ``[start, stop)`` extracted, ``fps``,
-  ``input_size`` ``[H, W]`` fed to the backbone, ``out_channels``, ``output_stride``,
-  ``temporal_stride``, ``version``.
-Read it with ``FeatureMap.load(path)`` (memory-mapped: a crop reads only its steps). A file that
-does not load, or was made with other settings, is not complete and is extracted again (resume);
-partial files of a killed run are removed. Bad videos (missing, undecodable, truncated) are skipped
-with a warning and counted. Each rank writes ``OUT/summary.rank{R}.json``; under ``torchrun`` rank
-``r`` of ``w`` takes jobs ``r, r + w, ...`` of the sorted list (:func:`~actattn.detect.shard`), on
-``cuda:LOCAL_RANK`` where there is CUDA. Random weights (``--weights random``) are seeded, so every
-rank builds the same network.
+The file layout is :mod:`actattn.feature_files`'s. A file that does not load, or was made with other
+settings, is not complete and is extracted again (resume); partial files of a killed run are removed.
+Bad videos (missing, undecodable, truncated) are skipped with a warning and counted. Each rank
+writes ``OUT/summary.rank{R}.json``; under ``torchrun`` rank ``r`` of ``w`` takes jobs ``r, r + w,
+...`` of the sorted list (:func:`~actattn.detect.shard`), on ``cuda:LOCAL_RANK`` where there is
+CUDA. Random weights (``--weights random``) are seeded, so every rank builds the same network.
 """
 from __future__ import annotations
 
 import argparse
 import inspect
 import json
-import pickle
 import sys
-import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -64,17 +52,14 @@ from einops import rearrange
 from torch import Tensor, nn
 
 from actattn.backbones import BACKBONES, create_backbone
-from actattn.conjugates import Conjugate, load_pairs
+from actattn.conjugates import load_pairs
 from actattn.data.records import load_format, sample_key
 from actattn.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from actattn.data.video import VideoDecodeError, frame_span, iter_frames, video_fps
 from actattn.detect import list_videos
-from actattn.files import atomic_write
+from actattn.feature_files import SUFFIX, VERSION, FeatureMap, conjugate_name
 from actattn.jobs import cache_jobs, default_device, world_position, write_summary
 
-VERSION = 1
-SUFFIX = ".pt"
-CONJUGATE_DIR = "conjugates"
 WEIGHTS_CHOICES = ("pretrained", "random")
 
 
@@ -123,39 +108,6 @@ class ExtractSettings:
         return json.dumps(asdict(self), sort_keys=True)
 
 
-@dataclass
-class FeatureMap:
-    """One clip's stored map, in the layout of the module docstring."""
-
-    features: Tensor  # (T', C, H', W') float16
-    step_frames: Tensor  # (T', 2) int64
-    meta: dict[str, Any]
-
-    def save(self, path: str | Path) -> Path:
-        """Write ``path`` atomically (a kill leaves the old file or none, never part of one)."""
-        data = {"features": self.features.contiguous(), "step_frames": self.step_frames, "meta": self.meta}
-        return atomic_write(path, lambda file: torch.save(data, file))
-
-    @classmethod
-    def load(cls, path: str | Path, mmap: bool = True) -> FeatureMap:
-        """Read a feature file (memory-mapped unless ``mmap`` is false); a missing, truncated or
-        inconsistent one raises ValueError naming it."""
-        try:
-            data = torch.load(path, map_location="cpu", mmap=mmap, weights_only=True)
-        except (OSError, EOFError, RuntimeError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as err:
-            raise ValueError(f"{path}: not a readable feature file ({type(err).__name__}: {err})") from err
-        if not isinstance(data, dict) or {"features", "step_frames", "meta"} - set(data):
-            raise ValueError(f"{path}: not a feature file (expected features, step_frames and meta)")
-        features, steps, meta = data["features"], data["step_frames"], data["meta"]
-        if features.ndim != 4 or features.dtype != torch.float16 or tuple(steps.shape) != (len(features), 2):
-            raise ValueError(f"{path}: inconsistent feature file: features {tuple(features.shape)} {features.dtype} "
-                             f"(expected (T', C, H', W') float16), step_frames {tuple(steps.shape)}")
-        if not isinstance(meta, dict) or "settings" not in meta or meta.get("out_channels") != features.shape[1]:
-            raise ValueError(f"{path}: feature file without settings, or whose out_channels is not C = "
-                             f"{features.shape[1]}")
-        return cls(features, steps, meta)
-
-
 @dataclass(frozen=True)
 class Job:
     """One clip to extract into ``OUT/{name}.pt``: frames ``frames`` (``[start, stop)``) of ``video``,
@@ -195,16 +147,6 @@ def format_jobs(data: Mapping[str, Any], video_dir: str | Path | None = None) ->
             jobs.append(Job(record.path, sample_key(sample.id), segment=record.segment))
         jobs += [Job(path, sample_key(sample_id)) for sample_id, path in stage.missing]
     return list(dict.fromkeys(jobs))
-
-
-def conjugate_name(conjugate: Conjugate) -> str:
-    """The feature file name (under OUT, without suffix) of a conjugate clip."""
-    return f"{CONJUGATE_DIR}/{Path(conjugate.video).stem}_{conjugate.start}-{conjugate.stop}"
-
-
-def conjugate_file(features_dir: str | Path, conjugate: Conjugate) -> Path:
-    """Where ``actattn extract --conjugates`` stores ``conjugate``'s map."""
-    return Path(features_dir) / f"{conjugate_name(conjugate)}{SUFFIX}"
 
 
 def list_jobs(videos: str | Path | None = None, conjugates: str | Path | None = None,

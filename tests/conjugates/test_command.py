@@ -14,7 +14,7 @@ from actattn.conjugates import load_pairs
 from actattn.data.datamodule import VideoDataModule
 from actattn.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from actattn.data.video import write_video
-from actattn.extract import FeatureMap, conjugate_file
+from actattn.feature_files import FeatureMap, conjugate_file
 
 
 def frame_numbers(clip: torch.Tensor, step: int = 7) -> list[int]:

@@ -15,7 +15,8 @@ from actattn.conjugates import BLEND_MARGIN, Conjugate, from_neighbours, from_se
 from actattn.data.formats import read_activitynet, read_charades, read_voc_action
 from actattn.data.frames import read_source
 from actattn.data.synthetic import load_groundtruth
-from actattn.extract import ExtractSettings, FeatureMap, conjugate_file
+from actattn.extract import ExtractSettings
+from actattn.feature_files import FeatureMap, conjugate_file
 
 CHARADES = Path(__file__).resolve().parents[1] / "data" / "formats" / "fixtures" / "charades"
 

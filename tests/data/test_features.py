@@ -18,7 +18,8 @@ from actattn.data.features import (
     crop_steps_indices,
 )
 from actattn.data.sampling import sample_rng
-from actattn.extract import ExtractSettings, FeatureMap, conjugate_file
+from actattn.extract import ExtractSettings
+from actattn.feature_files import FeatureMap, conjugate_file
 from actattn.train import ActionRecognizer
 
 C, H, W = 8, 4, 5

@@ -14,7 +14,8 @@ import yaml
 from actattn.cli import main
 from actattn.data.features import FeatureDataModule
 from actattn.data.video import write_video
-from actattn.extract import ExtractSettings, FeatureMap, build_backbone, extract_clip, extract_jobs, list_jobs
+from actattn.extract import ExtractSettings, build_backbone, extract_clip, extract_jobs, list_jobs
+from actattn.feature_files import FeatureMap
 from actattn.train import ActionRecognizer
 
 CLIPS = Path(__file__).resolve().parent / "formats" / "fixtures" / "hacs" / "HACS_clips_v1.1.1.csv"

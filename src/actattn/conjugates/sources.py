@@ -28,7 +28,7 @@
   (``meta["frames"]``, its whole video) of ``meta["video"]``, a path relative to the folder
   ``actattn extract`` ran in (made relative to the cache's folder on saving), and the negative's map
   is hard-linked (else copied) to where ``actattn extract --conjugates`` would store it
-  (:func:`~actattn.extract.conjugate_file`), so the feature path reads it without extracting again.
+  (:func:`~actattn.feature_files.conjugate_file`), so the feature path reads it without extracting again.
   The negatives are samples too (HACS-30's 31st class) and the conjugate losses need a conjugate for
   every sample of a batch, so each negative gets its k nearest other negatives (itself left out);
   the paper does not say. The pool should hold the training split's negatives only.
@@ -64,6 +64,7 @@ from actattn.data.records import locate, sample_key
 from actattn.data.ssv2 import release_file
 from actattn.data.synthetic import load_groundtruth
 from actattn.data.video import VideoDecodeError, frame_span, probe
+from actattn.feature_files import SUFFIX, FeatureMap, conjugate_file
 from actattn.files import atomic_write
 
 Segment = tuple[tuple[float, float], tuple[int, int] | None]  # seconds, and EPIC's 1-based frames or None
@@ -212,8 +213,6 @@ def _feature_files(features_dir: Path, negatives: Path, mined: Mined) -> tuple[l
     """The positives' and the negatives' feature files: ``negatives`` is a folder of maps, or a text
     file of ids (one a line) of maps in ``features_dir``, whose other maps are the positives; an id
     without a map (its video missing when ``actattn extract`` ran) is a counted skip."""
-    from actattn.extract import SUFFIX  # extract imports this package
-
     files = sorted(features_dir.glob(f"*{SUFFIX}"))
     if negatives.is_dir():
         positives, pool = files, sorted(negatives.glob(f"*{SUFFIX}"))
@@ -235,8 +234,6 @@ def _feature_files(features_dir: Path, negatives: Path, mined: Mined) -> tuple[l
 
 def _pooled(files: Sequence[Path], what: str) -> tuple[list[dict], np.ndarray]:
     """Each map's ``meta`` and its mean over (t, h, w): (N, C) float32."""
-    from actattn.extract import FeatureMap  # extract imports this package
-
     metas, rows = [], []
     for file in tqdm(files, desc=f"pool the {what}", unit="map"):
         stored = FeatureMap.load(file)
@@ -260,8 +257,6 @@ def _share_map(source: Path, target: Path) -> None:
 
 def from_neighbours(features_dir: str | Path, negatives: str | Path, k: int = 3) -> Mined:
     """The ``k`` nearest negatives of each positive map of ``features_dir`` (module docstring)."""
-    from actattn.extract import conjugate_file  # extract imports this package
-
     features_dir = Path(features_dir)
     mined = Mined({}, {}, Path("."))
     positives, pool = _feature_files(features_dir, Path(negatives), mined)

@@ -48,7 +48,7 @@ from actattn.data.loaders import SplitDataModule, check_label_options, collate_d
 from actattn.data.records import read_stages, sample_key, sample_label
 from actattn.data.sampling import conjugate_rng, sample_rng
 from actattn.data.ssv2 import read_labels, read_split
-from actattn.extract import SUFFIX, FeatureMap, conjugate_file
+from actattn.feature_files import SUFFIX, FeatureMap, conjugate_file
 
 
 class FeatureFileError(ValueError):
