@@ -187,9 +187,9 @@ def run_demo(config: dict[str, Any], seeds: Sequence[int] | None = None) -> dict
         mined = from_synthhoi(out / "data", "train", **config["conjugates"])
         data["conjugates_file"] = str(save_pairs(mined.pairs, out / "data" / "conjugates-train.json"))
         pairs_figure(out / "data", mined.pairs, mined.samples, out / "pictures" / "conjugates.png",
-                     count=config.get("pictures", 4))
+                     count=config.get("pictures", DemoConfig.pictures))
     if seeds is None:
-        return run_models(config, data, out, config.get("seed", 0))
+        return run_models(config, data, out, config.get("seed", DemoConfig.seed))
     per_seed = {seed: run_models(config, data, out / f"seed-{seed}", seed) for seed in seeds}
     summary = summarize_seeds(per_seed)
     save_json({"seeds": list(seeds), "summary": summary, "per_seed": per_seed}, out / "seeds.json")
@@ -203,7 +203,7 @@ def run_models(config: dict[str, Any], data: dict[str, Any], out: Path, seed: in
     """For each model of the config, trained with ``seed`` into ``out/<model>`` on the ``data``
     section: fit, choose ``best.ckpt`` on the validation split, and with it test, draw pictures and
     localise on the test split; write ``out/metrics.json`` and print the three tables."""
-    pictures = config.get("pictures", 4)
+    pictures = config.get("pictures", DemoConfig.pictures)
     results = {}
     for name, section in config["models"].items():
         model = {key: value for key, value in section.items() if key != "data"}
